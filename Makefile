@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Entry points. Everything heavy (pristine kernel, bindgen, kernel objects)
+# lives in ~/.cache/arm-smmu-v3-rs (override: ARM_SMMU_V3_RS_CACHE).
+#
+# When the kernel's Kbuild reads this directory for an external-module
+# build (make M=...), it uses Kbuild instead of this file.
+
+DRIVER ?= rs
+
+.PHONY: all build setup qemu test kunit host-test qemu-test check patches clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	@bash scripts/build.sh
+
+# Boot QEMU with a virtio-blk disk behind the SMMU; DRIVER=rs (default) or c.
+qemu: build
+	@bash scripts/qemu-demo.sh $(DRIVER)
+
+test:
+	@bash scripts/test.sh
+
+host-test:
+	cd tools/testing/arm-smmu-v3-rs/host && cargo test
+
+kunit: build
+	@bash scripts/kunit.sh
+
+qemu-test: build
+	@bash scripts/qemu-test.sh
+
+check: build
+	@bash scripts/check.sh
+
+patches: setup
+	@bash scripts/patches.sh
+
+clean:
+	rm -rf build tools/testing/arm-smmu-v3-rs/host/target

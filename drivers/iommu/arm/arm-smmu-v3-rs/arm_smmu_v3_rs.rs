@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Arm SMMUv3 IOMMU driver, in Rust.
+//!
+//! Today the driver probes the SMMU, decodes its ID registers through the
+//! pure hardware model in [`hw`] and logs the same summary line as the C
+//! driver (`drivers/iommu/arm/arm-smmu-v3/`), then declines the device with
+//! `-ENODEV`, so that the devices behind the SMMU are left alone. It does not
+//! translate yet.
+//!
+//! Which driver binds is chosen on the kernel command line:
+//! `initcall_blacklist=arm_smmu_driver_init` keeps the C driver out,
+//! `arm_smmu_v3_rs.disable=1` keeps this one out.
+
+use kernel::{
+    device::{Bound, Core, Device},
+    io::{mem::IoMem, Io},
+    of, platform,
+    prelude::*,
+};
+
+pub mod hw;
+#[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
+mod hw_kunit;
+
+use hw::regs::{self, off, DecodeError, IdRegs, Platform};
+
+/// Page order of the largest queue the kernel can allocate (`Q_MAX_SZ_SHIFT`
+/// less `PAGE_SHIFT` in the C driver).
+#[cfg(CONFIG_CMA)]
+const Q_MAX_ORDER: u32 = kernel::bindings::CONFIG_CMA_ALIGNMENT;
+#[cfg(not(CONFIG_CMA))]
+const Q_MAX_ORDER: u32 = kernel::bindings::MAX_PAGE_ORDER;
+
+/// The platform driver for `arm,smmu-v3` nodes.
+struct ArmSmmuV3;
+
+kernel::of_device_table!(
+    OF_TABLE,
+    <ArmSmmuV3 as platform::Driver>::IdInfo,
+    [(of::DeviceId::new(c"arm,smmu-v3"), ())]
+);
+
+/// Reads the ID registers of the SMMU mapped at `io`.
+fn read_id_regs(io: &IoMem<'_, { regs::REG_SZ }>) -> IdRegs {
+    IdRegs {
+        idr: [
+            io.read32(off::IDR0),
+            io.read32(off::IDR1),
+            io.read32(off::IDR2),
+            io.read32(off::IDR3),
+            io.read32(off::IDR4),
+            io.read32(off::IDR5),
+        ],
+        iidr: io.read32(off::IIDR),
+        aidr: io.read32(off::AIDR),
+    }
+}
+
+/// Logs why the ID registers describe an SMMU we cannot use.
+fn report_decode_error(dev: &Device<Bound>, err: DecodeError) -> Error {
+    match err {
+        DecodeError::Endianness(e) => {
+            dev_err!(
+                dev,
+                "unknown/unsupported TT endianness (IDR0.TTENDIAN {})\n",
+                e
+            )
+        }
+        DecodeError::NoTranslation => dev_err!(dev, "no translation support!\n"),
+        DecodeError::NoAArch64Tables => dev_err!(dev, "AArch64 table format not supported!\n"),
+        DecodeError::Embedded => dev_err!(dev, "embedded implementation not supported\n"),
+        DecodeError::CmdqTooSmall(n) => {
+            dev_err!(dev, "command queue size <= {} entries not supported\n", n)
+        }
+        DecodeError::NoGranule => dev_err!(dev, "no supported translation granule\n"),
+    }
+    ENXIO
+}
+
+impl platform::Driver for ArmSmmuV3 {
+    type IdInfo = ();
+    type Data<'bound> = Self;
+    const OF_ID_TABLE: Option<of::IdTable<Self::IdInfo>> = Some(&OF_TABLE);
+
+    fn probe<'bound>(
+        pdev: &'bound platform::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self, Error> + 'bound {
+        let dev: &Device<Bound> = pdev.as_ref();
+        if module_parameters::disable.value() {
+            dev_info!(dev, "disabled by arm_smmu_v3_rs.disable=1\n");
+            return Err(ENODEV);
+        }
+        let fwnode = dev.fwnode().ok_or(ENODEV)?;
+        let plat = Platform {
+            coherent: fwnode.property_present(c"dma-coherent"),
+            of_node: fwnode.is_of_node(),
+            pci_ats: cfg!(CONFIG_PCI_ATS),
+            pci_pri: cfg!(CONFIG_PCI_PRI),
+            vhe: kernel::arm64::kernel_in_hyp_mode(),
+            big_endian: cfg!(CONFIG_CPU_BIG_ENDIAN),
+            q_max_sz_shift: kernel::page::PAGE_SHIFT as u32 + Q_MAX_ORDER,
+        };
+
+        let request = pdev.io_request_by_index(0).ok_or_else(|| {
+            dev_err!(dev, "no MMIO resource\n");
+            ENODEV
+        })?;
+        let iomem = request.iomap_sized::<{ regs::REG_SZ }>().inspect_err(|e| {
+            dev_err!(
+                dev,
+                "MMIO region too small or unmappable ({:?}); need {:#x} bytes\n",
+                e,
+                regs::REG_SZ
+            )
+        })?;
+        let id = read_id_regs(&iomem);
+        let info = regs::decode(&id, &plat).map_err(|e| report_decode_error(dev, e))?;
+
+        dev_dbg!(
+            dev,
+            "IDR0-5 {:#010x} {:#010x} {:#010x} {:#010x} {:#010x} {:#010x} IIDR {:#010x} AIDR {:#x}\n",
+            id.idr[0], id.idr[1], id.idr[2], id.idr[3], id.idr[4], id.idr[5], id.iidr, id.aidr
+        );
+        if info.cohacc_mismatch {
+            dev_warn!(
+                dev,
+                "IDR0.COHACC overridden by FW configuration ({})\n",
+                plat.coherent
+            );
+        }
+        if info.oas_unknown {
+            dev_info!(dev, "unknown output address size. Truncating to 48-bit\n");
+        }
+        dev_info!(
+            dev,
+            "oas {}-bit (features {:#010x})\n",
+            info.oas,
+            info.features.0
+        );
+
+        // Translation arrives with the next steps; until then leave the SMMU
+        // to another driver, or to the devices' untranslated fallback.
+        dev_info!(dev, "declining the SMMU: translation not implemented yet\n");
+        Err(ENODEV)
+    }
+}
+
+kernel::module_platform_driver! {
+    type: ArmSmmuV3,
+    name: "arm_smmu_v3_rs",
+    authors: ["The arm-smmu-v3-rs developers"],
+    description: "Arm SMMUv3 IOMMU driver (Rust)",
+    license: "GPL",
+    params: {
+        disable: bool {
+            default: false,
+            description: "Do not bind to any SMMU (leave it to the C driver)",
+        },
+    },
+}

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Pure model of the SMMUv3 hardware interface.
+//!
+//! Everything here is plain `core` Rust: no `kernel::`, no `unsafe`, no
+//! allocation. The same files are compiled into the kernel module and into the
+//! host test crate (`tools/testing/arm-smmu-v3-rs/host`), so the logic is
+//! tested in seconds with `cargo test` and again as KUnit inside the kernel.
+
+#![forbid(unsafe_code)]
+// Not every item is used by the driver glue yet; the tests use all of them.
+#![allow(dead_code)]
+
+pub mod bits;
+pub mod regs;
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
+pub mod selftest;

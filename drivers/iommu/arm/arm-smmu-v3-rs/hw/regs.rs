@@ -1,0 +1,687 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Register offsets and the decoding of the ID registers.
+//!
+//! [`decode`] turns IDR0–IDR5 and IIDR into [`SmmuInfo`]: the same feature
+//! bits as the C driver's `ARM_SMMU_FEAT_*` for the same SMMU and platform,
+//! or a [`DecodeError`] for an SMMU the driver cannot use.
+
+use super::bits::Field;
+
+/// Offsets of the registers in page 0 of the SMMU's MMIO region.
+pub mod off {
+    /// IDR0: stages, table formats, coherency.
+    pub const IDR0: usize = 0x0;
+    /// IDR1: queue and table sizes.
+    pub const IDR1: usize = 0x4;
+    /// IDR2: VATOS.
+    pub const IDR2: usize = 0x8;
+    /// IDR3: range invalidation, FWB, BBM.
+    pub const IDR3: usize = 0xc;
+    /// IDR4: implementation defined.
+    pub const IDR4: usize = 0x10;
+    /// IDR5: OAS, granules, stall limit.
+    pub const IDR5: usize = 0x14;
+    /// IIDR: implementer, product, revision.
+    pub const IIDR: usize = 0x18;
+    /// AIDR: architecture revision.
+    pub const AIDR: usize = 0x1c;
+}
+
+/// Size of the MMIO region the driver needs: page 0 and page 1 (64K each).
+pub const REG_SZ: usize = 0x2_0000;
+
+/// IDR0 fields.
+#[allow(missing_docs)]
+pub mod idr0 {
+    use super::Field;
+    pub const ST_LVL: Field = Field::new(28, 27);
+    pub const ST_LVL_2LVL: u64 = 1;
+    pub const STALL_MODEL: Field = Field::new(25, 24);
+    pub const STALL_MODEL_STALL: u64 = 0;
+    pub const STALL_MODEL_FORCE: u64 = 2;
+    pub const TTENDIAN: Field = Field::new(22, 21);
+    pub const TTENDIAN_MIXED: u64 = 0;
+    pub const TTENDIAN_LE: u64 = 2;
+    pub const TTENDIAN_BE: u64 = 3;
+    pub const CD2L: Field = Field::bit(19);
+    pub const VMID16: Field = Field::bit(18);
+    pub const PRI: Field = Field::bit(16);
+    pub const SEV: Field = Field::bit(14);
+    pub const MSI: Field = Field::bit(13);
+    pub const ASID16: Field = Field::bit(12);
+    pub const ATS: Field = Field::bit(10);
+    pub const HYP: Field = Field::bit(9);
+    pub const HTTU: Field = Field::new(7, 6);
+    pub const HTTU_ACCESS: u64 = 1;
+    pub const HTTU_ACCESS_DIRTY: u64 = 2;
+    pub const HTTU_ACCESS_DIRTY_HAFT: u64 = 3;
+    pub const COHACC: Field = Field::bit(4);
+    pub const TTF: Field = Field::new(3, 2);
+    pub const TTF_AARCH64: u64 = 2;
+    pub const S1P: Field = Field::bit(1);
+    pub const S2P: Field = Field::bit(0);
+}
+
+/// IDR1 fields.
+#[allow(missing_docs)]
+pub mod idr1 {
+    use super::Field;
+    pub const TABLES_PRESET: Field = Field::bit(30);
+    pub const QUEUES_PRESET: Field = Field::bit(29);
+    pub const REL: Field = Field::bit(28);
+    pub const ATTR_TYPES_OVR: Field = Field::bit(27);
+    pub const CMDQS: Field = Field::new(25, 21);
+    pub const EVTQS: Field = Field::new(20, 16);
+    pub const PRIQS: Field = Field::new(15, 11);
+    pub const SSIDSIZE: Field = Field::new(10, 6);
+    pub const SIDSIZE: Field = Field::new(5, 0);
+}
+
+/// IDR3 fields.
+#[allow(missing_docs)]
+pub mod idr3 {
+    use super::Field;
+    pub const BBM: Field = Field::new(12, 11);
+    pub const RIL: Field = Field::bit(10);
+    pub const FWB: Field = Field::bit(8);
+}
+
+/// IDR5 fields.
+#[allow(missing_docs)]
+pub mod idr5 {
+    use super::Field;
+    pub const STALL_MAX: Field = Field::new(31, 16);
+    pub const VAX: Field = Field::new(11, 10);
+    pub const VAX_52_BIT: u64 = 1;
+    pub const DS: Field = Field::bit(7);
+    pub const GRAN64K: Field = Field::bit(6);
+    pub const GRAN16K: Field = Field::bit(5);
+    pub const GRAN4K: Field = Field::bit(4);
+    pub const OAS: Field = Field::new(2, 0);
+}
+
+/// IIDR fields.
+#[allow(missing_docs)]
+pub mod iidr {
+    use super::Field;
+    pub const PRODUCTID: Field = Field::new(31, 20);
+    pub const VARIANT: Field = Field::new(19, 16);
+    pub const REVISION: Field = Field::new(15, 12);
+    pub const IMPLEMENTER: Field = Field::new(11, 0);
+    pub const IMPLEMENTER_ARM: u64 = 0x43b;
+    pub const PRODUCTID_ARM_MMU_600: u64 = 0x483;
+    pub const PRODUCTID_ARM_MMU_700: u64 = 0x487;
+    pub const PRODUCTID_ARM_MMU_L1: u64 = 0x48a;
+    pub const PRODUCTID_ARM_MMU_S3: u64 = 0x498;
+}
+
+/// log2 of a command-queue entry's size (16 bytes).
+pub const CMDQ_ENT_SZ_SHIFT: u32 = 4;
+/// log2 of an event-queue entry's size (32 bytes).
+pub const EVTQ_ENT_SZ_SHIFT: u32 = 5;
+/// log2 of a PRI-queue entry's size (16 bytes).
+pub const PRIQ_ENT_SZ_SHIFT: u32 = 4;
+/// Commands the driver batches before a sync (`CMDQ_BATCH_ENTRIES`).
+pub const CMDQ_BATCH_ENTRIES: u32 = 64;
+/// SID bits resolved by one level-2 stream table (`STRTAB_SPLIT`).
+pub const STRTAB_SPLIT: u32 = 8;
+
+/// Feature bits, numerically identical to the C driver's `ARM_SMMU_FEAT_*`
+/// so the probe summary lines of the two drivers compare directly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Features(pub u32);
+
+#[allow(missing_docs)]
+impl Features {
+    pub const STRTAB_2LVL: Self = Self(1 << 0);
+    pub const CDTAB_2LVL: Self = Self(1 << 1);
+    pub const TT_LE: Self = Self(1 << 2);
+    pub const TT_BE: Self = Self(1 << 3);
+    pub const PRI: Self = Self(1 << 4);
+    pub const ATS: Self = Self(1 << 5);
+    pub const SEV: Self = Self(1 << 6);
+    pub const MSI: Self = Self(1 << 7);
+    pub const COHERENCY: Self = Self(1 << 8);
+    pub const TRANS_S1: Self = Self(1 << 9);
+    pub const TRANS_S2: Self = Self(1 << 10);
+    pub const STALLS: Self = Self(1 << 11);
+    pub const HYP: Self = Self(1 << 12);
+    pub const STALL_FORCE: Self = Self(1 << 13);
+    pub const VAX: Self = Self(1 << 14);
+    pub const RANGE_INV: Self = Self(1 << 15);
+    pub const BTM: Self = Self(1 << 16);
+    pub const SVA: Self = Self(1 << 17);
+    pub const E2H: Self = Self(1 << 18);
+    pub const NESTING: Self = Self(1 << 19);
+    pub const ATTR_TYPES_OVR: Self = Self(1 << 20);
+    pub const HA: Self = Self(1 << 21);
+    pub const HD: Self = Self(1 << 22);
+    pub const S2FWB: Self = Self(1 << 23);
+    pub const BBML2: Self = Self(1 << 24);
+    pub const HAFT: Self = Self(1 << 25);
+    pub const DS: Self = Self(1 << 26);
+
+    /// Whether every bit of `other` is set.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// `self` with the bits of `other` added.
+    pub const fn with(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// `self` with the bits of `other` removed.
+    pub const fn without(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
+
+    fn add_if(&mut self, cond: bool, f: Self) {
+        if cond {
+            *self = self.with(f);
+        }
+    }
+}
+
+/// Raw values of the ID registers, as read from MMIO.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IdRegs {
+    /// IDR0 to IDR5.
+    pub idr: [u32; 6],
+    /// IIDR.
+    pub iidr: u32,
+    /// AIDR.
+    pub aidr: u32,
+}
+
+/// What the platform, not the SMMU, contributes to the decoding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Platform {
+    /// Firmware says the SMMU's table walks are coherent (`dma-coherent`).
+    pub coherent: bool,
+    /// The SMMU is described by DT (IDR0.HTTU is trusted) rather than IORT.
+    pub of_node: bool,
+    /// The kernel has PCI ATS support (`CONFIG_PCI_ATS`).
+    pub pci_ats: bool,
+    /// The kernel has PCI PRI support (`CONFIG_PCI_PRI`).
+    pub pci_pri: bool,
+    /// The CPUs run the kernel at EL2 with VHE (`ARM64_HAS_VIRT_HOST_EXTN`).
+    pub vhe: bool,
+    /// The kernel is big-endian.
+    pub big_endian: bool,
+    /// log2 of the largest queue the kernel can allocate, in bytes
+    /// (`Q_MAX_SZ_SHIFT`: `PAGE_SHIFT` + `CONFIG_CMA_ALIGNMENT`, or
+    /// + `MAX_PAGE_ORDER` without CMA).
+    pub q_max_sz_shift: u32,
+}
+
+/// Driver options derived from the ID registers (`ARM_SMMU_OPT_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// CMD_SYNC completion may be polled through its MSI write.
+    pub msipoll: bool,
+    /// Every command batch must end in a CMD_SYNC (MMU-700 erratum 2812531).
+    pub cmdq_force_sync: bool,
+}
+
+/// What the driver knows of an SMMU after decoding its ID registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SmmuInfo {
+    /// Feature bits, as the C driver computes them.
+    pub features: Features,
+    /// Options derived from the features and the platform.
+    pub options: Options,
+    /// Output address size in bits.
+    pub oas: u32,
+    /// IDR5.OAS held an encoding we do not know; `oas` is 48 as in C.
+    pub oas_unknown: bool,
+    /// IDR0.COHACC disagrees with the firmware's coherency (firmware wins).
+    pub cohacc_mismatch: bool,
+    /// ASID width in bits (8 or 16).
+    pub asid_bits: u32,
+    /// VMID width in bits (8 or 16).
+    pub vmid_bits: u32,
+    /// StreamID width in bits.
+    pub sid_bits: u32,
+    /// SubstreamID width in bits.
+    pub ssid_bits: u32,
+    /// log2 of the command queue's entries.
+    pub cmdq_shift: u32,
+    /// log2 of the event queue's entries.
+    pub evtq_shift: u32,
+    /// log2 of the PRI queue's entries.
+    pub priq_shift: u32,
+    /// Outstanding stalls the SMMU supports.
+    pub max_stalls: u32,
+    /// Page and block sizes the table walker supports.
+    pub pgsize_bitmap: u64,
+}
+
+/// Why an SMMU cannot be used; the C driver fails the probe for the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// IDR0.TTENDIAN does not include the CPU's endianness.
+    Endianness(u32),
+    /// Neither stage 1 nor stage 2 is implemented.
+    NoTranslation,
+    /// The AArch64 translation-table format is not supported.
+    NoAArch64Tables,
+    /// Tables or queues are preset, or their base is relative (IDR1).
+    Embedded,
+    /// The command queue cannot hold one batch plus a sync.
+    CmdqTooSmall(u32),
+    /// No translation granule is supported.
+    NoGranule,
+}
+
+/// Decodes the ID registers as `arm_smmu_device_hw_probe()` does.
+pub fn decode(id: &IdRegs, plat: &Platform) -> Result<SmmuInfo, DecodeError> {
+    let r0 = u64::from(id.idr[0]);
+    let mut f = Features::default();
+    let mut options = Options::default();
+    f.add_if(plat.coherent, Features::COHERENCY);
+
+    f.add_if(
+        idr0::ST_LVL.get(r0) == idr0::ST_LVL_2LVL,
+        Features::STRTAB_2LVL,
+    );
+    f.add_if(idr0::CD2L.is_set(r0), Features::CDTAB_2LVL);
+
+    match (idr0::TTENDIAN.get(r0), plat.big_endian) {
+        (idr0::TTENDIAN_MIXED, _) => f = f.with(Features::TT_LE).with(Features::TT_BE),
+        (idr0::TTENDIAN_LE, false) => f = f.with(Features::TT_LE),
+        (idr0::TTENDIAN_BE, true) => f = f.with(Features::TT_BE),
+        (e, _) => return Err(DecodeError::Endianness(e as u32)),
+    }
+
+    f.add_if(plat.pci_pri && idr0::PRI.is_set(r0), Features::PRI);
+    f.add_if(plat.pci_ats && idr0::ATS.is_set(r0), Features::ATS);
+    f.add_if(idr0::SEV.is_set(r0), Features::SEV);
+    if idr0::MSI.is_set(r0) {
+        f = f.with(Features::MSI);
+        options.msipoll = plat.coherent;
+    }
+    if idr0::HYP.is_set(r0) {
+        f = f.with(Features::HYP);
+        f.add_if(plat.vhe, Features::E2H);
+    }
+    if plat.of_node {
+        let httu = idr0::HTTU.get(r0);
+        f.add_if(httu >= idr0::HTTU_ACCESS, Features::HA);
+        f.add_if(httu >= idr0::HTTU_ACCESS_DIRTY, Features::HD);
+        f.add_if(httu >= idr0::HTTU_ACCESS_DIRTY_HAFT, Features::HAFT);
+    }
+    let cohacc_mismatch = idr0::COHACC.is_set(r0) != plat.coherent;
+
+    match idr0::STALL_MODEL.get(r0) {
+        idr0::STALL_MODEL_FORCE => f = f.with(Features::STALL_FORCE).with(Features::STALLS),
+        idr0::STALL_MODEL_STALL => f = f.with(Features::STALLS),
+        _ => {}
+    }
+    f.add_if(idr0::S1P.is_set(r0), Features::TRANS_S1);
+    f.add_if(idr0::S2P.is_set(r0), Features::TRANS_S2);
+    if !idr0::S1P.is_set(r0) && !idr0::S2P.is_set(r0) {
+        return Err(DecodeError::NoTranslation);
+    }
+    if idr0::TTF.get(r0) & idr0::TTF_AARCH64 == 0 {
+        return Err(DecodeError::NoAArch64Tables);
+    }
+    let asid_bits = if idr0::ASID16.is_set(r0) { 16 } else { 8 };
+    let vmid_bits = if idr0::VMID16.is_set(r0) { 16 } else { 8 };
+
+    let r1 = u64::from(id.idr[1]);
+    if idr1::TABLES_PRESET.is_set(r1) || idr1::QUEUES_PRESET.is_set(r1) || idr1::REL.is_set(r1) {
+        return Err(DecodeError::Embedded);
+    }
+    f.add_if(idr1::ATTR_TYPES_OVR.is_set(r1), Features::ATTR_TYPES_OVR);
+    let cmdq_shift = plat
+        .q_max_sz_shift
+        .saturating_sub(CMDQ_ENT_SZ_SHIFT)
+        .min(idr1::CMDQS.get(r1) as u32);
+    if cmdq_shift <= CMDQ_BATCH_ENTRIES.ilog2() {
+        return Err(DecodeError::CmdqTooSmall(1 << cmdq_shift));
+    }
+    let evtq_shift = plat
+        .q_max_sz_shift
+        .saturating_sub(EVTQ_ENT_SZ_SHIFT)
+        .min(idr1::EVTQS.get(r1) as u32);
+    let priq_shift = plat
+        .q_max_sz_shift
+        .saturating_sub(PRIQ_ENT_SZ_SHIFT)
+        .min(idr1::PRIQS.get(r1) as u32);
+    let ssid_bits = idr1::SSIDSIZE.get(r1) as u32;
+    let sid_bits = idr1::SIDSIZE.get(r1) as u32;
+    if sid_bits <= STRTAB_SPLIT {
+        f = f.without(Features::STRTAB_2LVL);
+    }
+
+    let r3 = u64::from(id.idr[3]);
+    f.add_if(idr3::RIL.is_set(r3), Features::RANGE_INV);
+    f.add_if(idr3::FWB.is_set(r3), Features::S2FWB);
+    f.add_if(idr3::BBM.get(r3) == 2, Features::BBML2);
+
+    let r5 = u64::from(id.idr[5]);
+    let max_stalls = idr5::STALL_MAX.get(r5) as u32;
+    f.add_if(idr5::DS.is_set(r5), Features::DS);
+    let mut pgsize_bitmap = 0u64;
+    if idr5::GRAN64K.is_set(r5) {
+        pgsize_bitmap |= (1 << 16) | (1 << 29);
+    }
+    if idr5::GRAN16K.is_set(r5) {
+        pgsize_bitmap |= (1 << 14) | (1 << 25);
+    }
+    if idr5::GRAN4K.is_set(r5) {
+        pgsize_bitmap |= (1 << 12) | (1 << 21) | (1 << 30);
+    }
+    if pgsize_bitmap == 0 {
+        return Err(DecodeError::NoGranule);
+    }
+    f.add_if(idr5::VAX.get(r5) == idr5::VAX_52_BIT, Features::VAX);
+    let (oas, oas_unknown) = match idr5::OAS.get(r5) {
+        0 => (32, false),
+        1 => (36, false),
+        2 => (40, false),
+        3 => (42, false),
+        4 => (44, false),
+        5 => (48, false),
+        6 => {
+            pgsize_bitmap |= 1 << 42;
+            (52, false)
+        }
+        _ => (48, true),
+    };
+
+    if f.contains(Features::TRANS_S1.with(Features::TRANS_S2)) {
+        f = f.with(Features::NESTING);
+    }
+
+    // Errata keyed on IIDR, as arm_smmu_device_iidr_probe().
+    let iidr = u64::from(id.iidr);
+    if iidr::IMPLEMENTER.get(iidr) == iidr::IMPLEMENTER_ARM {
+        let (variant, revision) = (iidr::VARIANT.get(iidr), iidr::REVISION.get(iidr));
+        match iidr::PRODUCTID.get(iidr) {
+            iidr::PRODUCTID_ARM_MMU_600 => {
+                // Arm erratum 1076982
+                if variant == 0 && revision <= 2 {
+                    f = f.without(Features::SEV);
+                }
+                // Arm erratum 1209401
+                if variant < 2 {
+                    f = f.without(Features::NESTING);
+                }
+            }
+            iidr::PRODUCTID_ARM_MMU_700 => {
+                f = f.without(Features::BTM);
+                if variant < 1 || revision < 1 {
+                    // Arm erratum 2812531 and 2268618
+                    options.cmdq_force_sync = true;
+                    f = f.without(Features::NESTING);
+                }
+            }
+            iidr::PRODUCTID_ARM_MMU_L1 | iidr::PRODUCTID_ARM_MMU_S3 => {
+                // Arm errata 3878312/3995052
+                f = f.without(Features::BTM);
+            }
+            _ => {}
+        }
+    }
+
+    Ok(SmmuInfo {
+        features: f,
+        options,
+        oas,
+        oas_unknown,
+        cohacc_mismatch,
+        asid_bits,
+        vmid_bits,
+        sid_bits,
+        ssid_bits,
+        cmdq_shift,
+        evtq_shift,
+        priq_shift,
+        max_stalls,
+        pgsize_bitmap,
+    })
+}
+
+/// Shared test cases (see [`crate::hw::selftest`]); each name says what it checks.
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
+#[allow(missing_docs)]
+pub mod tests {
+    use super::*;
+    use crate::hw::selftest::{check, check_eq, TestResult};
+
+    /// The platform of QEMU's `virt` machine as our test kernel sees it.
+    const QEMU_PLAT: Platform = Platform {
+        coherent: true,
+        of_node: true,
+        pci_ats: true,
+        pci_pri: false,
+        vhe: false,
+        big_endian: false,
+        q_max_sz_shift: 22, // 4K pages, MAX_PAGE_ORDER 10, no CMA
+    };
+
+    /// ID registers like QEMU 10's emulated SMMUv3 (`smmuv3_init_regs()`):
+    /// both stages by default (`stage=nested`), or one (`stage=1`/`2`).
+    fn qemu_idrs(s1: bool, s2: bool) -> IdRegs {
+        let idr0 = idr0::S1P.prep(u64::from(s1))
+            | idr0::S2P.prep(u64::from(s2))
+            | idr0::TTF.prep(idr0::TTF_AARCH64)
+            | idr0::COHACC.prep(1)
+            | idr0::ASID16.prep(1)
+            | idr0::VMID16.prep(u64::from(s2))
+            | idr0::TTENDIAN.prep(idr0::TTENDIAN_LE)
+            | idr0::STALL_MODEL.prep(1)
+            | Field::new(27, 26).prep(1) // TERM_MODEL
+            | idr0::ST_LVL.prep(idr0::ST_LVL_2LVL);
+        let idr1 = idr1::SIDSIZE.prep(16)
+            | idr1::SSIDSIZE.prep(0)
+            | idr1::CMDQS.prep(19)
+            | idr1::EVTQS.prep(19);
+        let idr3 = idr3::RIL.prep(1) | idr3::BBM.prep(2);
+        let idr5 = idr5::OAS.prep(4)
+            | idr5::GRAN4K.prep(1)
+            | idr5::GRAN16K.prep(1)
+            | idr5::GRAN64K.prep(1);
+        IdRegs {
+            idr: [idr0 as u32, idr1 as u32, 0, idr3 as u32, 0, idr5 as u32],
+            iidr: 0,
+            aidr: 0,
+        }
+    }
+
+    fn with_idr(mut id: IdRegs, n: usize, f: impl Fn(u64) -> u64) -> IdRegs {
+        id.idr[n] = f(u64::from(id.idr[n])) as u32;
+        id
+    }
+
+    pub fn decode_qemu_default() -> TestResult {
+        let info = decode(&qemu_idrs(true, true), &QEMU_PLAT).map_err(|_| fail())?;
+        check_eq!(info.oas, 44);
+        check!(info.features.contains(Features::TRANS_S1));
+        check!(info.features.contains(Features::TRANS_S2));
+        check!(info.features.contains(Features::NESTING));
+        check!(info.features.contains(Features::STRTAB_2LVL));
+        check_eq!(info.sid_bits, 16);
+        check_eq!(info.asid_bits, 16);
+        // Capped by the 4 MiB queue limit: C logs "allocated 262144 entries
+        // for cmdq" and "131072 entries for evtq" on the same machine.
+        check_eq!(info.cmdq_shift, 18);
+        check_eq!(info.evtq_shift, 17);
+        let small = Platform {
+            q_max_sz_shift: 20,
+            ..QEMU_PLAT
+        };
+        check_eq!(
+            decode(&qemu_idrs(true, true), &small)
+                .map_err(|_| fail())?
+                .cmdq_shift,
+            16
+        );
+        check!(!info.cohacc_mismatch);
+        let incoherent = Platform {
+            coherent: false,
+            ..QEMU_PLAT
+        };
+        let info = decode(&qemu_idrs(true, true), &incoherent).map_err(|_| fail())?;
+        check!(info.cohacc_mismatch && !info.features.contains(Features::COHERENCY));
+        Ok(())
+    }
+
+    pub fn decode_qemu_stage2_only() -> TestResult {
+        let info = decode(&qemu_idrs(false, true), &QEMU_PLAT).map_err(|_| fail())?;
+        check!(!info.features.contains(Features::TRANS_S1));
+        check!(info.features.contains(Features::TRANS_S2));
+        check!(!info.features.contains(Features::NESTING));
+        check_eq!(info.vmid_bits, 16);
+        let s1 = decode(&qemu_idrs(true, false), &QEMU_PLAT).map_err(|_| fail())?;
+        check!(!s1.features.contains(Features::NESTING));
+        check_eq!(s1.vmid_bits, 8);
+        Ok(())
+    }
+
+    /// The C driver's bit values, spelled out: the summary lines of the two
+    /// drivers are compared as numbers.
+    pub fn decode_features_match_c_bits() -> TestResult {
+        let info = decode(&qemu_idrs(true, true), &QEMU_PLAT).map_err(|_| fail())?;
+        // What the C driver printed for QEMU 10's default SMMU: 2_LVL_STRTAB |
+        // TT_LE | COHERENCY | TRANS_S1 | TRANS_S2 | RANGE_INV | NESTING | BBML2.
+        check_eq!(info.features.0, 0x0108_8705);
+        // ... and with `-global arm-smmuv3.stage=1` and `stage=2`.
+        let s1 = decode(&qemu_idrs(true, false), &QEMU_PLAT).map_err(|_| fail())?;
+        check_eq!(s1.features.0, 0x0100_8305);
+        let s2 = decode(&qemu_idrs(false, true), &QEMU_PLAT).map_err(|_| fail())?;
+        check_eq!(s2.features.0, 0x0100_8505);
+        check_eq!(Features::ATS.0, 1 << 5);
+        check_eq!(Features::NESTING.0, 1 << 19);
+        check_eq!(Features::DS.0, 1 << 26);
+        Ok(())
+    }
+
+    pub fn decode_rejects_no_translation() -> TestResult {
+        let id = qemu_idrs(false, false);
+        check!(decode(&id, &QEMU_PLAT) == Err(DecodeError::NoTranslation));
+        Ok(())
+    }
+
+    pub fn decode_rejects_aarch32_only() -> TestResult {
+        let id = with_idr(qemu_idrs(true, true), 0, |r| idr0::TTF.set(r, 1));
+        check!(decode(&id, &QEMU_PLAT) == Err(DecodeError::NoAArch64Tables));
+        let id = with_idr(qemu_idrs(true, true), 0, |r| idr0::TTF.set(r, 3));
+        check!(decode(&id, &QEMU_PLAT).is_ok());
+        Ok(())
+    }
+
+    pub fn decode_rejects_embedded() -> TestResult {
+        for bit in [idr1::TABLES_PRESET, idr1::QUEUES_PRESET, idr1::REL] {
+            let id = with_idr(qemu_idrs(true, false), 1, |r| r | bit.mask());
+            check!(decode(&id, &QEMU_PLAT) == Err(DecodeError::Embedded));
+        }
+        Ok(())
+    }
+
+    pub fn decode_rejects_small_cmdq() -> TestResult {
+        let id = with_idr(qemu_idrs(true, false), 1, |r| idr1::CMDQS.set(r, 6));
+        check!(decode(&id, &QEMU_PLAT) == Err(DecodeError::CmdqTooSmall(64)));
+        let id = with_idr(qemu_idrs(true, false), 1, |r| idr1::CMDQS.set(r, 7));
+        check_eq!(decode(&id, &QEMU_PLAT).map_err(|_| fail())?.cmdq_shift, 7);
+        Ok(())
+    }
+
+    pub fn decode_rejects_bad_endianness() -> TestResult {
+        let be = with_idr(qemu_idrs(true, false), 0, |r| {
+            idr0::TTENDIAN.set(r, idr0::TTENDIAN_BE)
+        });
+        check!(decode(&be, &QEMU_PLAT) == Err(DecodeError::Endianness(3)));
+        let rsvd = with_idr(qemu_idrs(true, false), 0, |r| idr0::TTENDIAN.set(r, 1));
+        check!(decode(&rsvd, &QEMU_PLAT) == Err(DecodeError::Endianness(1)));
+        let mixed = with_idr(qemu_idrs(true, false), 0, |r| idr0::TTENDIAN.set(r, 0));
+        let f = decode(&mixed, &QEMU_PLAT).map_err(|_| fail())?.features;
+        check!(f.contains(Features::TT_LE.with(Features::TT_BE)));
+        Ok(())
+    }
+
+    pub fn decode_oas_all_encodings() -> TestResult {
+        let expect = [
+            (0, 32),
+            (1, 36),
+            (2, 40),
+            (3, 42),
+            (4, 44),
+            (5, 48),
+            (6, 52),
+            (7, 48),
+        ];
+        for (enc, bits) in expect {
+            let id = with_idr(qemu_idrs(true, false), 5, |r| idr5::OAS.set(r, enc));
+            let info = decode(&id, &QEMU_PLAT).map_err(|_| fail())?;
+            check_eq!(info.oas, bits);
+            check_eq!(info.oas_unknown, enc == 7);
+            check_eq!(info.pgsize_bitmap & (1 << 42) != 0, enc == 6);
+        }
+        Ok(())
+    }
+
+    pub fn decode_linear_strtab_for_small_sid() -> TestResult {
+        let id = with_idr(qemu_idrs(true, false), 1, |r| idr1::SIDSIZE.set(r, 8));
+        check!(!decode(&id, &QEMU_PLAT)
+            .map_err(|_| fail())?
+            .features
+            .contains(Features::STRTAB_2LVL));
+        let id = with_idr(qemu_idrs(true, false), 1, |r| idr1::SIDSIZE.set(r, 9));
+        check!(decode(&id, &QEMU_PLAT)
+            .map_err(|_| fail())?
+            .features
+            .contains(Features::STRTAB_2LVL));
+        Ok(())
+    }
+
+    pub fn decode_page_sizes() -> TestResult {
+        let only4k = with_idr(qemu_idrs(true, false), 5, |r| {
+            r & !(idr5::GRAN16K.mask() | idr5::GRAN64K.mask())
+        });
+        check_eq!(
+            decode(&only4k, &QEMU_PLAT)
+                .map_err(|_| fail())?
+                .pgsize_bitmap,
+            0x4020_1000u64
+        );
+        let none = with_idr(only4k, 5, |r| r & !idr5::GRAN4K.mask());
+        check!(decode(&none, &QEMU_PLAT) == Err(DecodeError::NoGranule));
+        Ok(())
+    }
+
+    pub fn decode_iidr_errata() -> TestResult {
+        let mut id = qemu_idrs(true, true);
+        id.idr[0] |= idr0::SEV.mask() as u32;
+        let mmu600 = |v: u64, r: u64| {
+            iidr::IMPLEMENTER.prep(iidr::IMPLEMENTER_ARM)
+                | iidr::PRODUCTID.prep(iidr::PRODUCTID_ARM_MMU_600)
+                | iidr::VARIANT.prep(v)
+                | iidr::REVISION.prep(r)
+        };
+        id.iidr = mmu600(0, 2) as u32;
+        let f = decode(&id, &QEMU_PLAT).map_err(|_| fail())?.features;
+        check!(!f.contains(Features::SEV) && !f.contains(Features::NESTING));
+        id.iidr = mmu600(2, 0) as u32;
+        let f = decode(&id, &QEMU_PLAT).map_err(|_| fail())?.features;
+        check!(f.contains(Features::SEV) && f.contains(Features::NESTING));
+        id.iidr = (iidr::IMPLEMENTER.prep(iidr::IMPLEMENTER_ARM)
+            | iidr::PRODUCTID.prep(iidr::PRODUCTID_ARM_MMU_700)) as u32;
+        let info = decode(&id, &QEMU_PLAT).map_err(|_| fail())?;
+        check!(info.options.cmdq_force_sync && !info.features.contains(Features::NESTING));
+        Ok(())
+    }
+
+    fn fail() -> crate::hw::selftest::Failure {
+        crate::hw::selftest::Failure {
+            file: file!(),
+            line: line!(),
+            expr: "decode() failed",
+            left: 0,
+            right: 0,
+        }
+    }
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Test cases shared by the host test crate and KUnit.
+//!
+//! A case is a `pub fn name() -> TestResult` inside a `tests` module of the
+//! `hw` module it exercises, compiled only for tests (`cfg(test)` on the host,
+//! `CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST` in the kernel). Cases check with
+//! [`check!`] and [`check_eq!`], which return a [`Failure`] instead of
+//! panicking, so a failing case fails its KUnit test rather than the kernel.
+//!
+//! Every case is listed once in [`for_each_case!`]. The host crate turns the
+//! list into `#[test]` functions; `hw_kunit.rs` names each case in a
+//! `#[kunit_tests]` module, and a host test checks that the two lists agree.
+
+/// Where and why a case failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Source file of the failing check.
+    pub file: &'static str,
+    /// Line of the failing check.
+    pub line: u32,
+    /// The checked expression, as written.
+    pub expr: &'static str,
+    /// For [`check_eq!`]: the left value (as a word), else 0.
+    pub left: u64,
+    /// For [`check_eq!`]: the right value (as a word), else 0.
+    pub right: u64,
+}
+
+/// The outcome of one case.
+pub type TestResult = Result<(), Failure>;
+
+/// Integer-like values that [`check_eq!`] can report.
+pub trait Word: Copy + PartialEq {
+    /// The value widened to 64 bits for the report.
+    fn word(self) -> u64;
+}
+
+macro_rules! impl_word {
+    (from: $($t:ty),*) => { $(impl Word for $t { fn word(self) -> u64 { u64::from(self) } })* };
+    (cast: $($t:ty),*) => { $(impl Word for $t { fn word(self) -> u64 { self as u64 } })* };
+}
+impl_word!(from: u8, u16, u32, u64, bool);
+// Reported bit patterns; sign extension and usize width do not matter here.
+impl_word!(cast: usize, i32, i64);
+
+/// Fails the case unless the condition holds.
+macro_rules! check {
+    ($cond:expr) => {
+        if !($cond) {
+            return Err($crate::hw::selftest::Failure {
+                file: file!(),
+                line: line!(),
+                expr: stringify!($cond),
+                left: 0,
+                right: 0,
+            });
+        }
+    };
+}
+pub(crate) use check;
+
+/// Fails the case unless the two values are equal; reports both.
+macro_rules! check_eq {
+    ($left:expr, $right:expr) => {{
+        let (l, r) = ($left, $right);
+        if l != r {
+            return Err($crate::hw::selftest::Failure {
+                file: file!(),
+                line: line!(),
+                expr: concat!(stringify!($left), " == ", stringify!($right)),
+                left: $crate::hw::selftest::Word::word(l),
+                right: $crate::hw::selftest::Word::word(r),
+            });
+        }
+    }};
+}
+pub(crate) use check_eq;
+
+/// A small deterministic PRNG (xorshift64*) for seeded property loops that
+/// run the same way on the host and in KUnit.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a non-zero seed (0 is replaced by a constant).
+    pub fn new(seed: u64) -> Self {
+        Self(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A value in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// Calls `$m!` with the path (`module::case`) of every shared case.
+///
+/// Add a case here and in `hw_kunit.rs`; the host test
+/// `kunit_lists_every_case` fails if the two disagree.
+// Only the host crate expands it; the kernel names the cases in hw_kunit.rs.
+#[allow(unused_macros)]
+macro_rules! for_each_case {
+    ($m:ident) => {
+        $m! {
+            regs::decode_qemu_default,
+            regs::decode_qemu_stage2_only,
+            regs::decode_features_match_c_bits,
+            regs::decode_rejects_no_translation,
+            regs::decode_rejects_aarch32_only,
+            regs::decode_rejects_embedded,
+            regs::decode_rejects_small_cmdq,
+            regs::decode_rejects_bad_endianness,
+            regs::decode_oas_all_encodings,
+            regs::decode_linear_strtab_for_small_sid,
+            regs::decode_page_sizes,
+            regs::decode_iidr_errata,
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use for_each_case;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check`: rustfmt, clippy (the kernel's CLIPPY=1) and rustdoc warnings
+# for this repo's Rust code. Prints what is wrong; exits non-zero if anything is.
+set -uo pipefail
+. "$(dirname "$0")/env.sh"
+bad=0
+
+echo "check: rustfmt"
+mapfile -t files < <(cd "$REPO" && find drivers rust tools/testing -name '*.rs' -not -path '*/target/*')
+(cd "$REPO" && rustfmt --edition 2021 --config-path "$WORKTREE/.rustfmt.toml" --check "${files[@]}") || bad=1
+
+echo "check: clippy (CLIPPY=1, driver built as an external module)"
+rm -rf "$CACHE/extmod-clippy"; mkdir -p "$CACHE/extmod-clippy"
+make -s -C "$KBUILD" "${KMAKE_VARS[@]}" M="$REPO" MO="$CACHE/extmod-clippy" CLIPPY=1 modules \
+	>"$BUILD/clippy.log" 2>&1 || bad=1
+if grep -E '^(warning|error)' "$BUILD/clippy.log"; then
+	cat "$BUILD/clippy.log"; bad=1
+fi
+
+echo "check: clippy and rustdoc on the host build of hw/"
+(cd "$REPO/tools/testing/arm-smmu-v3-rs/host" &&
+	cargo clippy --quiet --all-targets -- -D warnings &&
+	RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps) || bad=1
+
+echo "check: rustdoc of the kernel crate with this repo's rust/ additions"
+make -s -C "$KBUILD" "${KMAKE_VARS[@]}" rustdoc >"$BUILD/rustdoc.log" 2>&1 || bad=1
+if grep -E -A5 '^(warning|error)' "$BUILD/rustdoc.log"; then bad=1; fi
+
+if [ $bad -eq 0 ]; then echo "check: clean"; else echo "check: FAILED"; fi
+exit $bad

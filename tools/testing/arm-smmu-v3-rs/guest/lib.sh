@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for guest scenarios. Every check prints exactly one line
+#   SMMUTEST RESULT <PASS|FAIL> <check> <detail>
+# which the host runner counts.
+
+# The value of `name=value` on the kernel command line.
+arg() {
+	for kv in $(cat /proc/cmdline); do
+		case "$kv" in "$1="*) echo "${kv#*=}"; return 0 ;; esac
+	done
+	return 1
+}
+
+result() { echo "SMMUTEST RESULT $1 $2 $3"; }
+pass() { result PASS "$1" "$2"; }
+fail() { result FAIL "$1" "$2"; }
+
+# expect_eq CHECK EXPECTED ACTUAL
+expect_eq() {
+	if [ "$2" = "$3" ]; then pass "$1" "$3"; else fail "$1" "expected '$2' got '$3'"; fi
+}
+
+# Waits up to $2 seconds for path $1 to exist.
+wait_for() {
+	i=0
+	while [ ! -e "$1" ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+	[ -e "$1" ]
+}
+
+# The log line of the bound SMMU driver's probe summary, if any.
+smmu_summary() {
+	dmesg | sed -n 's/.*\(arm[-_]smmu[-_]v3[-_a-z]* [^ ]*: oas [0-9]*-bit (features 0x[0-9a-f]*)\).*/\1/p' | head -1
+}
+
+# Drops every cached page so the next read goes to the device.
+drop_caches() {
+	sync
+	for d in /dev/vd? /dev/nvme?n1; do [ -b "$d" ] && blockdev --flushbufs "$d"; done
+	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+}
+
+# disk_read_sha DEV CHECK: the whole-disk sha256 equals the host's
+# (`sha_<devname>=` on the command line).
+disk_read_sha() {
+	name=${1##*/}
+	expect_eq "$2" "$(arg "sha_$name")" "$(sha256sum <"$1" | cut -d' ' -f1)"
+}
+
+# disk_write_readback DEV CHECK: writes 8 MiB of random data at offset 16 MiB
+# with O_DIRECT, drops caches, reads it back and compares.
+disk_write_readback() {
+	head -c 8388608 /dev/urandom >/tmp/pattern
+	want=$(sha256sum </tmp/pattern | cut -d' ' -f1)
+	dd if=/tmp/pattern of="$1" bs=1M seek=16 oflag=direct conv=fsync 2>/dev/null ||
+		{ fail "$2" "write to $1 failed"; return; }
+	drop_caches
+	got=$(dd if="$1" bs=1M skip=16 count=8 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
+	expect_eq "$2" "$want" "$got"
+	rm -f /tmp/pattern
+}
+
+# The kernel log has no oops, BUG, WARNING or panic.
+no_kernel_splat() {
+	bad=$(dmesg | grep -E 'Oops|BUG:|WARNING:|Kernel panic|Call trace' | head -1)
+	if [ -z "$bad" ]; then pass "$1" "clean log"; else fail "$1" "$bad"; fi
+}

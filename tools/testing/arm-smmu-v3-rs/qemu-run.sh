@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boots the test Image in QEMU (virt, SMMUv3, 2 CPUs) with a busybox
+# initramfs that runs one guest scenario, and reports its checks.
+#
+# usage: qemu-run.sh [options] SCENARIO
+#   --driver c|rs|none   which SMMUv3 driver binds (default c):
+#                        c: arm_smmu_v3_rs.disable=1; rs: initcall_blacklist=
+#                        arm_smmu_driver_init; none: both kept out
+#   --machine TYPE       QEMU machine type (default virt; QEMU 10's virt forces
+#                        stage=nested, so -global arm-smmuv3.stage=... needs
+#                        an older type such as virt-9.0)
+#   --name NAME          prefix of the check names (default: SCENARIO)
+#   --qemu ARG           extra QEMU argument (repeatable)
+#   --append ARG         extra kernel argument (repeatable)
+#   --dtb FILE           boot with this device tree instead of QEMU's
+#   --disk NAME=MiB      a random raw disk: virtio-blk (vd*) or nvme (nvme*)
+#                        (default: one 64 MiB virtio-blk disk)
+#   --timeout SECONDS    kill QEMU after this long (default 120)
+#   --log FILE           where the serial log goes
+#
+# Prints the guest's "SMMUTEST RESULT" lines as "PASS name detail" /
+# "FAIL name detail", a FAIL for a timeout, crash or missing end marker, and
+# exits non-zero if anything failed.
+set -uo pipefail
+. "$(dirname "$0")/../../../scripts/env.sh"
+
+driver=c name= timeout=120 dtb= log= machine=virt
+qemu_extra=() append_extra=() disks=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--driver) driver=$2; shift 2 ;;
+	--name) name=$2; shift 2 ;;
+	--machine) machine=$2; shift 2 ;;
+	--qemu) qemu_extra+=("$2"); shift 2 ;;
+	--append) append_extra+=("$2"); shift 2 ;;
+	--dtb) dtb=$2; shift 2 ;;
+	--disk) disks+=("$2"); shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--log) log=$2; shift 2 ;;
+	-*) die "unknown option $1" ;;
+	*) break ;;
+	esac
+done
+[ $# -eq 1 ] || die "usage: $0 [options] SCENARIO"
+scenario=$1
+name=${name:-$scenario}
+[ ${#disks[@]} -gt 0 ] || disks=(vda=64)
+[ -f "$BUILD/Image" ] || die "no $BUILD/Image: run make first"
+
+work=$CACHE/qemu/$name
+rm -rf "$work"; mkdir -p "$work"
+log=${log:-$BUILD/qemu-$name.log}
+
+# Initramfs: busybox, init, helpers, scenarios.
+root=$work/root
+mkdir -p "$root/bin" "$root/scenarios"
+cp "$CACHE/busybox/bin/busybox" "$root/bin/"
+guest=$REPO/tools/testing/arm-smmu-v3-rs/guest
+cp "$guest/init" "$guest/lib.sh" "$root/"
+cp "$guest"/scenarios/*.sh "$root/scenarios/"
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.cpio.gz"
+
+cmdline="console=ttyAMA0 panic=-1 scenario=$scenario"
+case "$driver" in
+c) cmdline+=" arm_smmu_v3_rs.disable=1" ;;
+rs) cmdline+=" initcall_blacklist=arm_smmu_driver_init" ;;
+none) cmdline+=" initcall_blacklist=arm_smmu_driver_init arm_smmu_v3_rs.disable=1" ;;
+*) die "--driver must be c, rs or none" ;;
+esac
+
+qemu=(qemu-system-aarch64 -machine "$machine,iommu=smmuv3" -cpu max -smp 2 -m 1G
+      -display none -monitor none -serial "file:$log" -no-reboot
+      -kernel "$BUILD/Image" -initrd "$work/initramfs.cpio.gz")
+[ -n "$dtb" ] && qemu+=(-dtb "$dtb")
+n=0
+for d in "${disks[@]}"; do
+	dname=${d%%=*} mib=${d#*=}
+	img=$work/$dname.img
+	head -c $((mib << 20)) /dev/urandom >"$img"
+	cmdline+=" sha_$dname=$(sha256sum "$img" | cut -d' ' -f1)"
+	qemu+=(-drive "if=none,id=d$n,file=$img,format=raw,cache=unsafe")
+	case "$dname" in
+	vd*) qemu+=(-device "virtio-blk-pci,drive=d$n") ;;
+	nvme*) qemu+=(-device "nvme,drive=d$n,serial=smmu$n") ;;
+	*) die "disk names start with vd or nvme" ;;
+	esac
+	n=$((n + 1))
+done
+cmdline+=" ${append_extra[*]}"
+
+start=$(date +%s.%N)
+timeout --kill-after=5 "$timeout" "${qemu[@]}" "${qemu_extra[@]}" -append "$cmdline" </dev/null
+rc=$?
+secs=$(echo "$(date +%s.%N) - $start" | bc)
+
+failed=0
+while read -r _ _ verdict check detail; do
+	echo "$verdict $name/$check $detail"
+	[ "$verdict" = PASS ] || failed=1
+done < <(tr -d '\r' <"$log" | grep '^SMMUTEST RESULT ')
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	echo "FAIL $name/boot timed out after ${timeout}s (log: $log)"; failed=1
+elif ! grep -q "^SMMUTEST END $scenario" <(tr -d '\r' <"$log"); then
+	echo "FAIL $name/boot no end marker: crash or panic? (log: $log)"; failed=1
+	grep -m3 -E 'Kernel panic|Oops|BUG:' "$log" | sed 's/^/    /'
+else
+	printf 'PASS %s/boot %.1fs\n' "$name" "$secs"
+fi
+exit $failed
