@@ -12,6 +12,12 @@
 #![allow(dead_code)]
 
 pub mod bits;
+pub mod cd;
+pub mod cmd;
+pub mod invs;
+pub mod queue;
 pub mod regs;
 #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 pub mod selftest;
+pub mod ste;
+pub mod writer;

@@ -450,7 +450,7 @@ pub fn decode(id: &IdRegs, plat: &Platform) -> Result<SmmuInfo, DecodeError> {
 #[allow(missing_docs)]
 pub mod tests {
     use super::*;
-    use crate::hw::selftest::{check, check_eq, TestResult};
+    use crate::hw::selftest::{check, check_eq, failure, TestResult};
 
     /// The platform of QEMU's `virt` machine as our test kernel sees it.
     const QEMU_PLAT: Platform = Platform {
@@ -463,32 +463,23 @@ pub mod tests {
         q_max_sz_shift: 22, // 4K pages, MAX_PAGE_ORDER 10, no CMA
     };
 
-    /// ID registers like QEMU 10's emulated SMMUv3 (`smmuv3_init_regs()`):
-    /// both stages by default (`stage=nested`), or one (`stage=1`/`2`).
+    /// ID registers of QEMU 10.0's emulated SMMUv3, read by this driver
+    /// (`dev_dbg!` in probe) on `virt,iommu=smmuv3` with both stages (the
+    /// default), or one (`virt-9.0` with `-global arm-smmuv3.stage=1`/`2`).
+    /// Raw words, not built with this module's fields, so a wrong field
+    /// position fails the tests.
     fn qemu_idrs(s1: bool, s2: bool) -> IdRegs {
-        let idr0 = idr0::S1P.prep(u64::from(s1))
-            | idr0::S2P.prep(u64::from(s2))
-            | idr0::TTF.prep(idr0::TTF_AARCH64)
-            | idr0::COHACC.prep(1)
-            | idr0::ASID16.prep(1)
-            | idr0::VMID16.prep(u64::from(s2))
-            | idr0::TTENDIAN.prep(idr0::TTENDIAN_LE)
-            | idr0::STALL_MODEL.prep(1)
-            | Field::new(27, 26).prep(1) // TERM_MODEL
-            | idr0::ST_LVL.prep(idr0::ST_LVL_2LVL);
-        let idr1 = idr1::SIDSIZE.prep(16)
-            | idr1::SSIDSIZE.prep(0)
-            | idr1::CMDQS.prep(19)
-            | idr1::EVTQS.prep(19);
-        let idr3 = idr3::RIL.prep(1) | idr3::BBM.prep(2);
-        let idr5 = idr5::OAS.prep(4)
-            | idr5::GRAN4K.prep(1)
-            | idr5::GRAN16K.prep(1)
-            | idr5::GRAN64K.prep(1);
+        let (idr0, idr3) = match (s1, s2) {
+            (true, true) => (0x0d44_101b, 0x1414),
+            (true, false) => (0x0d44_101a, 0x1404),
+            (false, true) => (0x0d44_1019, 0x1414),
+            // Neither stage: the nested IDR0 with S1P and S2P cleared.
+            (false, false) => (0x0d44_1018, 0x1414),
+        };
         IdRegs {
-            idr: [idr0 as u32, idr1 as u32, 0, idr3 as u32, 0, idr5 as u32],
+            idr: [idr0, 0x0273_0010, 0, idr3, 0, 0x74],
             iidr: 0,
-            aidr: 0,
+            aidr: 1,
         }
     }
 
@@ -498,7 +489,8 @@ pub mod tests {
     }
 
     pub fn decode_qemu_default() -> TestResult {
-        let info = decode(&qemu_idrs(true, true), &QEMU_PLAT).map_err(|_| fail())?;
+        let info =
+            decode(&qemu_idrs(true, true), &QEMU_PLAT).map_err(|_| failure!("decode() failed"))?;
         check_eq!(info.oas, 44);
         check!(info.features.contains(Features::TRANS_S1));
         check!(info.features.contains(Features::TRANS_S2));
@@ -516,7 +508,7 @@ pub mod tests {
         };
         check_eq!(
             decode(&qemu_idrs(true, true), &small)
-                .map_err(|_| fail())?
+                .map_err(|_| failure!("decode() failed"))?
                 .cmdq_shift,
             16
         );
@@ -525,34 +517,40 @@ pub mod tests {
             coherent: false,
             ..QEMU_PLAT
         };
-        let info = decode(&qemu_idrs(true, true), &incoherent).map_err(|_| fail())?;
+        let info =
+            decode(&qemu_idrs(true, true), &incoherent).map_err(|_| failure!("decode() failed"))?;
         check!(info.cohacc_mismatch && !info.features.contains(Features::COHERENCY));
         Ok(())
     }
 
     pub fn decode_qemu_stage2_only() -> TestResult {
-        let info = decode(&qemu_idrs(false, true), &QEMU_PLAT).map_err(|_| fail())?;
+        let info =
+            decode(&qemu_idrs(false, true), &QEMU_PLAT).map_err(|_| failure!("decode() failed"))?;
         check!(!info.features.contains(Features::TRANS_S1));
         check!(info.features.contains(Features::TRANS_S2));
         check!(!info.features.contains(Features::NESTING));
         check_eq!(info.vmid_bits, 16);
-        let s1 = decode(&qemu_idrs(true, false), &QEMU_PLAT).map_err(|_| fail())?;
+        let s1 =
+            decode(&qemu_idrs(true, false), &QEMU_PLAT).map_err(|_| failure!("decode() failed"))?;
         check!(!s1.features.contains(Features::NESTING));
-        check_eq!(s1.vmid_bits, 8);
+        check_eq!(s1.vmid_bits, 16);
         Ok(())
     }
 
     /// The C driver's bit values, spelled out: the summary lines of the two
     /// drivers are compared as numbers.
     pub fn decode_features_match_c_bits() -> TestResult {
-        let info = decode(&qemu_idrs(true, true), &QEMU_PLAT).map_err(|_| fail())?;
+        let info =
+            decode(&qemu_idrs(true, true), &QEMU_PLAT).map_err(|_| failure!("decode() failed"))?;
         // What the C driver printed for QEMU 10's default SMMU: 2_LVL_STRTAB |
         // TT_LE | COHERENCY | TRANS_S1 | TRANS_S2 | RANGE_INV | NESTING | BBML2.
         check_eq!(info.features.0, 0x0108_8705);
         // ... and with `-global arm-smmuv3.stage=1` and `stage=2`.
-        let s1 = decode(&qemu_idrs(true, false), &QEMU_PLAT).map_err(|_| fail())?;
+        let s1 =
+            decode(&qemu_idrs(true, false), &QEMU_PLAT).map_err(|_| failure!("decode() failed"))?;
         check_eq!(s1.features.0, 0x0100_8305);
-        let s2 = decode(&qemu_idrs(false, true), &QEMU_PLAT).map_err(|_| fail())?;
+        let s2 =
+            decode(&qemu_idrs(false, true), &QEMU_PLAT).map_err(|_| failure!("decode() failed"))?;
         check_eq!(s2.features.0, 0x0100_8505);
         check_eq!(Features::ATS.0, 1 << 5);
         check_eq!(Features::NESTING.0, 1 << 19);
@@ -586,7 +584,12 @@ pub mod tests {
         let id = with_idr(qemu_idrs(true, false), 1, |r| idr1::CMDQS.set(r, 6));
         check!(decode(&id, &QEMU_PLAT) == Err(DecodeError::CmdqTooSmall(64)));
         let id = with_idr(qemu_idrs(true, false), 1, |r| idr1::CMDQS.set(r, 7));
-        check_eq!(decode(&id, &QEMU_PLAT).map_err(|_| fail())?.cmdq_shift, 7);
+        check_eq!(
+            decode(&id, &QEMU_PLAT)
+                .map_err(|_| failure!("decode() failed"))?
+                .cmdq_shift,
+            7
+        );
         Ok(())
     }
 
@@ -598,7 +601,9 @@ pub mod tests {
         let rsvd = with_idr(qemu_idrs(true, false), 0, |r| idr0::TTENDIAN.set(r, 1));
         check!(decode(&rsvd, &QEMU_PLAT) == Err(DecodeError::Endianness(1)));
         let mixed = with_idr(qemu_idrs(true, false), 0, |r| idr0::TTENDIAN.set(r, 0));
-        let f = decode(&mixed, &QEMU_PLAT).map_err(|_| fail())?.features;
+        let f = decode(&mixed, &QEMU_PLAT)
+            .map_err(|_| failure!("decode() failed"))?
+            .features;
         check!(f.contains(Features::TT_LE.with(Features::TT_BE)));
         Ok(())
     }
@@ -616,7 +621,7 @@ pub mod tests {
         ];
         for (enc, bits) in expect {
             let id = with_idr(qemu_idrs(true, false), 5, |r| idr5::OAS.set(r, enc));
-            let info = decode(&id, &QEMU_PLAT).map_err(|_| fail())?;
+            let info = decode(&id, &QEMU_PLAT).map_err(|_| failure!("decode() failed"))?;
             check_eq!(info.oas, bits);
             check_eq!(info.oas_unknown, enc == 7);
             check_eq!(info.pgsize_bitmap & (1 << 42) != 0, enc == 6);
@@ -627,12 +632,12 @@ pub mod tests {
     pub fn decode_linear_strtab_for_small_sid() -> TestResult {
         let id = with_idr(qemu_idrs(true, false), 1, |r| idr1::SIDSIZE.set(r, 8));
         check!(!decode(&id, &QEMU_PLAT)
-            .map_err(|_| fail())?
+            .map_err(|_| failure!("decode() failed"))?
             .features
             .contains(Features::STRTAB_2LVL));
         let id = with_idr(qemu_idrs(true, false), 1, |r| idr1::SIDSIZE.set(r, 9));
         check!(decode(&id, &QEMU_PLAT)
-            .map_err(|_| fail())?
+            .map_err(|_| failure!("decode() failed"))?
             .features
             .contains(Features::STRTAB_2LVL));
         Ok(())
@@ -644,7 +649,7 @@ pub mod tests {
         });
         check_eq!(
             decode(&only4k, &QEMU_PLAT)
-                .map_err(|_| fail())?
+                .map_err(|_| failure!("decode() failed"))?
                 .pgsize_bitmap,
             0x4020_1000u64
         );
@@ -663,25 +668,19 @@ pub mod tests {
                 | iidr::REVISION.prep(r)
         };
         id.iidr = mmu600(0, 2) as u32;
-        let f = decode(&id, &QEMU_PLAT).map_err(|_| fail())?.features;
+        let f = decode(&id, &QEMU_PLAT)
+            .map_err(|_| failure!("decode() failed"))?
+            .features;
         check!(!f.contains(Features::SEV) && !f.contains(Features::NESTING));
         id.iidr = mmu600(2, 0) as u32;
-        let f = decode(&id, &QEMU_PLAT).map_err(|_| fail())?.features;
+        let f = decode(&id, &QEMU_PLAT)
+            .map_err(|_| failure!("decode() failed"))?
+            .features;
         check!(f.contains(Features::SEV) && f.contains(Features::NESTING));
         id.iidr = (iidr::IMPLEMENTER.prep(iidr::IMPLEMENTER_ARM)
             | iidr::PRODUCTID.prep(iidr::PRODUCTID_ARM_MMU_700)) as u32;
-        let info = decode(&id, &QEMU_PLAT).map_err(|_| fail())?;
+        let info = decode(&id, &QEMU_PLAT).map_err(|_| failure!("decode() failed"))?;
         check!(info.options.cmdq_force_sync && !info.features.contains(Features::NESTING));
         Ok(())
-    }
-
-    fn fail() -> crate::hw::selftest::Failure {
-        crate::hw::selftest::Failure {
-            file: file!(),
-            line: line!(),
-            expr: "decode() failed",
-            left: 0,
-            right: 0,
-        }
     }
 }

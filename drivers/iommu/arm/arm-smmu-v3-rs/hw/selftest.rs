@@ -77,6 +77,21 @@ macro_rules! check_eq {
 }
 pub(crate) use check_eq;
 
+/// A [`Failure`] at the call site, for a step that returned an error, as in
+/// `decode(..).map_err(|_| failure!("decode() failed"))?`.
+macro_rules! failure {
+    ($what:expr) => {
+        $crate::hw::selftest::Failure {
+            file: file!(),
+            line: line!(),
+            expr: $what,
+            left: 0,
+            right: 0,
+        }
+    };
+}
+pub(crate) use failure;
+
 /// A small deterministic PRNG (xorshift64*) for seeded property loops that
 /// run the same way on the host and in KUnit.
 #[derive(Clone, Debug)]
@@ -129,6 +144,57 @@ macro_rules! for_each_case {
             regs::decode_linear_strtab_for_small_sid,
             regs::decode_page_sizes,
             regs::decode_iidr_errata,
+            writer::ste_bypass_to_abort,
+            writer::ste_abort_to_bypass,
+            writer::ste_cdtable_to_abort,
+            writer::ste_abort_to_cdtable,
+            writer::ste_cdtable_to_bypass,
+            writer::ste_bypass_to_cdtable,
+            writer::ste_cdtable_s1dss_change,
+            writer::ste_s1dssbypass_to_stebypass,
+            writer::ste_stebypass_to_s1dssbypass,
+            writer::ste_s2_to_abort,
+            writer::ste_abort_to_s2,
+            writer::ste_s2_to_bypass,
+            writer::ste_bypass_to_s2,
+            writer::ste_s1_to_s2,
+            writer::ste_s2_to_s1,
+            writer::ste_non_hitless,
+            writer::cd_s1_clear,
+            writer::cd_s1_change_asid,
+            writer::ste_s1_to_s2_stall,
+            writer::ste_s2_to_s1_stall,
+            writer::ste_nested_s1dssbypass_to_s1bypass,
+            writer::ste_nested_s1bypass_to_s1dssbypass,
+            writer::cd_sva_clear,
+            writer::cd_sva_release,
+            writer::writer_c_reference_matches_suite,
+            writer::writer_tearing_random_ste,
+            writer::writer_tearing_random_cd,
+            writer::writer_model_catches_naive_update,
+            writer::writer_sync_table,
+            cmd::cmd_known_answers,
+            cmd::cmd_atc_span,
+            cmd::cmd_tlbi_range_split,
+            cmd::cmd_tlbi_range_random,
+            cmd::cmd_inv_size_too_big,
+            cmd::cmd_erratum_classes,
+            queue::queue_wrap_full_empty,
+            queue::queue_consumed,
+            queue::queue_overflow_flag,
+            queue::queue_random_walk,
+            queue::queue_reserve,
+            queue::queue_batch,
+            invs::invs_test,
+            invs::invs_errors_and_notifications,
+            invs::invs_ats_broken,
+            invs::invs_random_model,
+            ste::ste_known_answers,
+            ste::ste_rejects_bad_params,
+            ste::ste_field_positions,
+            ste::ste_vste_parse,
+            cd::cd_known_answers,
+            cd::cd_field_positions,
         }
     };
 }

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Queue pointer arithmetic and command batching.
+//!
+//! A queue of `1 << shift` entries is indexed by PROD and CONS registers
+//! holding an index, a wrap bit just above it (flipped on every pass) and,
+//! for the event and PRI queues, an overflow flag in bit 31 (`Q_IDX`,
+//! `Q_WRP`, `Q_OVF` and the `queue_*()` helpers of the C driver). The
+//! command queue uses bit 31 of its software PROD as the "owned" flag of
+//! the lock-free insertion (`CMDQ_PROD_OWNED_FLAG`).
+
+use super::cmd::{Cmd, SyncCs};
+use super::regs::CMDQ_BATCH_ENTRIES;
+
+/// `Q_OVERFLOW_FLAG`, also `CMDQ_PROD_OWNED_FLAG`.
+pub const Q_OVERFLOW_FLAG: u32 = 1 << 31;
+/// Largest supported `shift` (the wrap bit must stay below bit 31).
+pub const MAX_SHIFT: u32 = 30;
+
+/// The geometry of a queue: `1 << shift` entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Queue {
+    shift: u32,
+}
+
+impl Queue {
+    /// A queue of `1 << shift` entries, `shift` at most [`MAX_SHIFT`].
+    pub const fn new(shift: u32) -> Option<Self> {
+        if shift > MAX_SHIFT {
+            None
+        } else {
+            Some(Self { shift })
+        }
+    }
+
+    /// log2 of the number of entries.
+    pub const fn shift(self) -> u32 {
+        self.shift
+    }
+
+    /// Number of entries.
+    pub const fn entries(self) -> u32 {
+        1 << self.shift
+    }
+
+    /// The index part of a pointer (`Q_IDX`).
+    pub const fn idx(self, p: u32) -> u32 {
+        p & (self.entries() - 1)
+    }
+
+    /// The wrap bit of a pointer (`Q_WRP`), in place.
+    pub const fn wrp(self, p: u32) -> u32 {
+        p & self.entries()
+    }
+
+    /// The overflow flag of a pointer (`Q_OVF`), in place.
+    pub const fn ovf(p: u32) -> u32 {
+        p & Q_OVERFLOW_FLAG
+    }
+
+    /// Free entries between `prod` and `cons` as the producer sees them.
+    pub const fn space(self, prod: u32, cons: u32) -> u32 {
+        let (pi, ci) = (self.idx(prod), self.idx(cons));
+        if self.wrp(prod) == self.wrp(cons) {
+            self.entries().wrapping_sub(pi.wrapping_sub(ci))
+        } else {
+            ci.wrapping_sub(pi)
+        }
+    }
+
+    /// Whether `n` more entries fit (`queue_has_space()`).
+    pub const fn has_space(self, prod: u32, cons: u32, n: u32) -> bool {
+        self.space(prod, cons) >= n
+    }
+
+    /// Whether the queue is full (`queue_full()`).
+    pub const fn full(self, prod: u32, cons: u32) -> bool {
+        self.idx(prod) == self.idx(cons) && self.wrp(prod) != self.wrp(cons)
+    }
+
+    /// Whether the queue is empty (`queue_empty()`).
+    pub const fn empty(self, prod: u32, cons: u32) -> bool {
+        self.idx(prod) == self.idx(cons) && self.wrp(prod) == self.wrp(cons)
+    }
+
+    /// Whether the consumer at `cons` has gone past the entry at `prod`
+    /// (`queue_consumed()`).
+    pub const fn consumed(self, cons: u32, prod: u32) -> bool {
+        (self.wrp(cons) == self.wrp(prod) && self.idx(cons) > self.idx(prod))
+            || (self.wrp(cons) != self.wrp(prod) && self.idx(cons) <= self.idx(prod))
+    }
+
+    /// `prod` advanced by `n` entries, keeping its overflow/owned flag
+    /// (`queue_inc_prod_n()`).
+    pub const fn inc_prod_n(self, prod: u32, n: u32) -> u32 {
+        let p = (self.wrp(prod) | self.idx(prod)).wrapping_add(n);
+        Self::ovf(prod) | self.wrp(p) | self.idx(p)
+    }
+
+    /// `cons` advanced by one entry (`queue_inc_cons()`).
+    pub const fn inc_cons(self, cons: u32) -> u32 {
+        self.inc_prod_n(cons, 1)
+    }
+
+    /// After an event/PRI queue overflow: the CONS to write back so that
+    /// its overflow flag acknowledges PROD's, or `None` if they agree
+    /// (`queue_sync_cons_ovf()`).
+    pub const fn sync_cons_ovf(self, prod: u32, cons: u32) -> Option<u32> {
+        if Self::ovf(prod) == Self::ovf(cons) {
+            None
+        } else {
+            Some(Self::ovf(prod) | self.wrp(cons) | self.idx(cons))
+        }
+    }
+
+    /// Whether a newly read PROD reports an overflow not yet seen by
+    /// `old_prod` (`queue_sync_prod_in()` returning `-EOVERFLOW`).
+    pub const fn overflowed(new_prod: u32, old_prod: u32) -> bool {
+        Self::ovf(new_prod) != Self::ovf(old_prod)
+    }
+
+    /// The address of entry `p` in a queue at `base` whose entries are
+    /// `1 << ent_shift` bytes (`Q_ENT`; also the CMD_SYNC MSI address).
+    pub const fn entry_addr(self, base: u64, p: u32, ent_shift: u32) -> u64 {
+        base.wrapping_add((self.idx(p) as u64) << ent_shift)
+    }
+
+    /// A CMD_SYNC completing by writing its MSI over itself, as the C
+    /// driver does with MSI polling (`arm_smmu_cmdq_build_sync_cmd()`).
+    pub const fn sync_msi_cmd(self, base: u64, prod: u32) -> Cmd {
+        Cmd::Sync {
+            cs: SyncCs::Irq {
+                msi_addr: self.entry_addr(base, prod, super::regs::CMDQ_ENT_SZ_SHIFT),
+                msi_data: 0,
+            },
+        }
+    }
+
+    /// Claims `n` command slots plus one for a CMD_SYNC if `sync`, from
+    /// the shared software `(prod, cons)` (step 1 of
+    /// `__arm_smmu_cmdq_issue_cmdlist()`); `None` when they do not fit.
+    pub const fn reserve(self, prod: u32, cons: u32, n: u32, sync: bool) -> Option<Reservation> {
+        let total = match n.checked_add(sync as u32) {
+            Some(t) => t,
+            None => return None,
+        };
+        if total > self.entries() || !self.has_space(prod, cons, total) {
+            return None;
+        }
+        let start = prod & !Q_OVERFLOW_FLAG;
+        let head = self.inc_prod_n(prod, total) | Q_OVERFLOW_FLAG;
+        Some(Reservation {
+            start,
+            sync_at: if sync {
+                Some(self.inc_prod_n(start, n))
+            } else {
+                None
+            },
+            end: head & !Q_OVERFLOW_FLAG,
+            new_prod: head,
+            owner: prod & Q_OVERFLOW_FLAG == 0,
+        })
+    }
+}
+
+/// Slots claimed in the command queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    /// First claimed slot.
+    pub start: u32,
+    /// Slot of the CMD_SYNC, if one was claimed.
+    pub sync_at: Option<u32>,
+    /// One past the last claimed slot.
+    pub end: u32,
+    /// The software PROD to publish (with the owned flag set).
+    pub new_prod: u32,
+    /// The caller is the owner that advances the hardware PROD: the owned
+    /// flag was clear before.
+    pub owner: bool,
+}
+
+/// What a command batch hands to the command queue.
+pub trait CmdSink {
+    /// Inserts `cmds` (and a CMD_SYNC after them if `sync`) and waits for
+    /// the sync (`arm_smmu_cmdq_issue_cmdlist()`).
+    fn issue(&mut self, cmds: &[[u64; 2]], sync: bool);
+}
+
+/// Errata that change how batches are cut.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// Arm erratum 2812531 (`ARM_SMMU_OPT_CMDQ_FORCE_SYNC`): a batch may
+    /// not fill the whole queue slot run without a sync.
+    pub force_sync: bool,
+    /// Tegra264 (`arm_smmu_erratum_repeat_tlbi_cfgi`): every synced
+    /// CFGI/TLBI batch is issued twice.
+    pub repeat_tlbi_cfgi: bool,
+}
+
+/// Up to [`CMDQ_BATCH_ENTRIES`] commands gathered before issuing
+/// (`struct arm_smmu_cmdq_batch`).
+#[derive(Clone, Debug)]
+pub struct CmdBatch {
+    cmds: [[u64; 2]; CMDQ_BATCH_ENTRIES as usize],
+    num: usize,
+    first_repeats: bool,
+    opts: BatchOptions,
+}
+
+impl CmdBatch {
+    /// An empty batch.
+    pub const fn new(opts: BatchOptions) -> Self {
+        Self {
+            cmds: [[0; 2]; CMDQ_BATCH_ENTRIES as usize],
+            num: 0,
+            first_repeats: false,
+            opts,
+        }
+    }
+
+    /// Commands gathered.
+    pub const fn len(&self) -> usize {
+        self.num
+    }
+
+    /// Whether nothing is gathered.
+    pub const fn is_empty(&self) -> bool {
+        self.num == 0
+    }
+
+    fn flush<S: CmdSink + ?Sized>(&mut self, sink: &mut S, sync: bool) {
+        let cmds = self.cmds.get(..self.num).unwrap_or(&[]);
+        sink.issue(cmds, sync);
+        if sync && self.opts.repeat_tlbi_cfgi && self.first_repeats && !cmds.is_empty() {
+            sink.issue(cmds, sync);
+        }
+        self.num = 0;
+    }
+
+    /// Adds `cmd`, first issuing what is gathered when the batch is full or
+    /// an erratum needs a sync (`arm_smmu_cmdq_batch_add_cmd_p()`).
+    pub fn add<S: CmdSink + ?Sized>(&mut self, cmd: &Cmd, sink: &mut S) {
+        let full = CMDQ_BATCH_ENTRIES as usize;
+        let force = (self.num == full - 1 && self.opts.force_sync)
+            || (self.num == full && self.opts.repeat_tlbi_cfgi && self.first_repeats);
+        if force {
+            self.flush(sink, true);
+        }
+        if self.num == full {
+            self.flush(sink, false);
+        }
+        if self.num == 0 {
+            self.first_repeats = cmd.is_cfgi_or_tlbi();
+        }
+        if let Some(slot) = self.cmds.get_mut(self.num) {
+            *slot = cmd.encode();
+            self.num += 1;
+        }
+    }
+
+    /// Issues what is gathered with a CMD_SYNC (`arm_smmu_cmdq_batch_submit()`).
+    pub fn submit<S: CmdSink + ?Sized>(&mut self, sink: &mut S) {
+        self.flush(sink, true);
+    }
+}
+
+/// Shared test cases (see [`crate::hw::selftest`]); each name says what it checks.
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
+#[allow(missing_docs)]
+pub mod tests {
+    use super::*;
+    use crate::hw::selftest::{check, check_eq, failure, Rng, TestResult};
+
+    fn q(shift: u32) -> Queue {
+        Queue::new(shift).unwrap_or(Queue { shift: 1 })
+    }
+
+    pub fn queue_wrap_full_empty() -> TestResult {
+        let q = q(3);
+        check!(q.empty(0, 0));
+        check!(!q.full(0, 0));
+        check_eq!(q.space(0, 0), 8u32);
+        let p = q.inc_prod_n(0, 8);
+        check_eq!(p, 8u32); // index 0, wrap bit set
+        check!(q.full(p, 0));
+        check!(!q.empty(p, 0));
+        check_eq!(q.space(p, 0), 0u32);
+        check!(!q.has_space(p, 0, 1));
+        // Consumer catches up: empty again with both wrap bits set.
+        check!(q.empty(p, 8));
+        // Wrap twice: the wrap bit flips back.
+        check_eq!(q.inc_prod_n(p, 8), 0u32);
+        // Overflow flag is preserved.
+        check_eq!(q.inc_prod_n(Q_OVERFLOW_FLAG | 7, 1), Q_OVERFLOW_FLAG | 8);
+        check_eq!(q.inc_cons(15), 0u32);
+        check!(Queue::new(31).is_none());
+        Ok(())
+    }
+
+    pub fn queue_consumed() -> TestResult {
+        let q = q(2);
+        // Entry at prod 1 (wrap 0) is consumed once cons passes it.
+        check!(!q.consumed(1, 1));
+        check!(q.consumed(2, 1));
+        check!(q.consumed(4, 1)); // wrapped, idx 0 <= 1
+        check!(q.consumed(5, 1)); // wrapped, idx 1 <= 1
+        check!(!q.consumed(6, 1)); // wrapped, idx 2 > 1: a lap too far
+        Ok(())
+    }
+
+    pub fn queue_overflow_flag() -> TestResult {
+        let q = q(4);
+        check!(q.sync_cons_ovf(5, 3).is_none());
+        check_eq!(
+            q.sync_cons_ovf(Q_OVERFLOW_FLAG | 5, 0x13).unwrap_or(0),
+            Q_OVERFLOW_FLAG | 0x13
+        );
+        check!(Queue::overflowed(Q_OVERFLOW_FLAG, 0));
+        check!(!Queue::overflowed(Q_OVERFLOW_FLAG | 3, Q_OVERFLOW_FLAG));
+        Ok(())
+    }
+
+    /// Random producer/consumer walks agree with a counter model.
+    pub fn queue_random_walk() -> TestResult {
+        let mut rng = Rng::new(0x0c0e);
+        for shift in [1u32, 3, 8, 16] {
+            let q = q(shift);
+            let size = u64::from(q.entries());
+            let (mut prod, mut cons) = (0u32, 0u32);
+            let mut used = 0u64;
+            for _ in 0..2000 {
+                let n = rng.below(size + 2) as u32;
+                if q.has_space(prod, cons, n) {
+                    check!(used + u64::from(n) <= size);
+                    prod = q.inc_prod_n(prod, n);
+                    used += u64::from(n);
+                } else {
+                    check!(used + u64::from(n) > size);
+                }
+                let c = rng.below(used + 1);
+                for _ in 0..c {
+                    cons = q.inc_cons(cons);
+                }
+                used -= c;
+                check_eq!(u64::from(q.space(prod, cons)), size - used);
+                check_eq!(q.empty(prod, cons), used == 0);
+                check_eq!(q.full(prod, cons), used == size);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn queue_reserve() -> TestResult {
+        let q = q(3);
+        let r = q.reserve(6, 0, 2, true);
+        check!(r.is_none()); // 3 slots, only 2 free
+        let r = q
+            .reserve(5, 0, 2, true)
+            .ok_or(failure!("reserve() failed"))?;
+        check_eq!(r.start, 5u32);
+        check_eq!(r.sync_at.unwrap_or(0), 7u32);
+        check_eq!(r.end, 8u32);
+        check_eq!(r.new_prod, 8 | Q_OVERFLOW_FLAG);
+        check!(r.owner);
+        // Someone already owns the queue: we gather behind them.
+        let r = q
+            .reserve(Q_OVERFLOW_FLAG | 1, 0, 1, false)
+            .ok_or(failure!("reserve() failed"))?;
+        check!(!r.owner);
+        check_eq!(r.start, 1u32);
+        check!(r.sync_at.is_none());
+        check!(q.reserve(0, 0, 9, false).is_none());
+        check!(q.reserve(0, 0, u32::MAX, true).is_none());
+        // The sync's MSI points at its own slot (16-byte entries).
+        let c = q.sync_msi_cmd(0x8000_0000, 8 | 3).encode();
+        check_eq!(c[1], 0x8000_0030u64);
+        Ok(())
+    }
+
+    struct Log {
+        issues: [(usize, bool); 16],
+        n: usize,
+    }
+
+    impl CmdSink for Log {
+        fn issue(&mut self, cmds: &[[u64; 2]], sync: bool) {
+            if let Some(s) = self.issues.get_mut(self.n) {
+                *s = (cmds.len(), sync);
+            }
+            self.n += 1;
+        }
+    }
+
+    fn log() -> Log {
+        Log {
+            issues: [(0, false); 16],
+            n: 0,
+        }
+    }
+
+    pub fn queue_batch() -> TestResult {
+        let cmd = Cmd::CfgiSte { sid: 1, leaf: true };
+        let full = CMDQ_BATCH_ENTRIES as usize;
+        // Plain: 130 commands -> 64 (no sync), 64 (no sync), 2 + sync.
+        let mut b = CmdBatch::new(BatchOptions::default());
+        let mut l = log();
+        for _ in 0..2 * full + 2 {
+            b.add(&cmd, &mut l);
+        }
+        b.submit(&mut l);
+        check_eq!(l.n, 3usize);
+        check!(
+            l.issues[0] == (full, false)
+                && l.issues[1] == (full, false)
+                && l.issues[2] == (2, true)
+        );
+        // Erratum 2812531: synced at 63.
+        let mut b = CmdBatch::new(BatchOptions {
+            force_sync: true,
+            repeat_tlbi_cfgi: false,
+        });
+        let mut l = log();
+        for _ in 0..full {
+            b.add(&cmd, &mut l);
+        }
+        b.submit(&mut l);
+        check!(l.n == 2 && l.issues[0] == (full - 1, true) && l.issues[1] == (1, true));
+        // Tegra264: a full CFGI batch is synced and issued twice.
+        let mut b = CmdBatch::new(BatchOptions {
+            force_sync: false,
+            repeat_tlbi_cfgi: true,
+        });
+        let mut l = log();
+        for _ in 0..full + 1 {
+            b.add(&cmd, &mut l);
+        }
+        b.submit(&mut l);
+        check_eq!(l.n, 4usize);
+        check!(l.issues[0] == (full, true) && l.issues[1] == (full, true));
+        // ... but an empty submit is a bare sync, not repeated.
+        let mut l = log();
+        b.submit(&mut l);
+        check!(l.n == 1 && l.issues[0] == (0, true));
+        Ok(())
+    }
+}
