@@ -59,11 +59,11 @@ if [ "$(cat "$WORKTREE/.overlay-stamp" 2>/dev/null)" != "$stamp" ]; then
 		[ -n "$f" ] && restore "$f"
 	done <"$WORKTREE/.overlay-patched"
 	: >"$WORKTREE/.overlay-patched"
+	for f in $(sed -n 's|^+++ b/||p' "$REPO"/scripts/overlay/*.patch | sort -u); do
+		restore "$f"
+		echo "$f" >>"$WORKTREE/.overlay-patched"
+	done
 	for p in "$REPO"/scripts/overlay/*.patch; do
-		for f in $(sed -n 's|^+++ b/||p' "$p"); do
-			restore "$f"
-			echo "$f" >>"$WORKTREE/.overlay-patched"
-		done
 		patch -s -p1 --no-backup-if-mismatch -d "$WORKTREE" <"$p" ||
 			die "overlay: $(basename "$p") does not apply to $KERNEL_PKG"
 		echo "overlay: applied $(basename "$p")"

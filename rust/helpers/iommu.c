@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+
+#include <linux/device.h>
+#include <linux/io.h>
+#include "../../drivers/iommu/iommu-pages.h"
+
+__rust_helper int rust_helper_dev_to_node(struct device *dev)
+{
+	return dev_to_node(dev);
+}
+
+__rust_helper phys_addr_t rust_helper_virt_to_phys(void *virt)
+{
+	return virt_to_phys(virt);
+}
+
+__rust_helper void rust_helper_iommu_pages_flush_incoherent(struct device *dma_dev,
+							    void *virt, size_t offset,
+							    size_t len)
+{
+	iommu_pages_flush_incoherent(dma_dev, virt, offset, len);
+}
+
+#ifdef CONFIG_X86
+/* iommu_pages_free_incoherent() is only out of line where the DMA API is used. */
+__rust_helper void rust_helper_iommu_pages_free_incoherent(void *virt,
+							   struct device *dma_dev)
+{
+	iommu_pages_free_incoherent(virt, dma_dev);
+}
+#endif
