@@ -76,6 +76,11 @@ mod tests {
     }
 
     #[test]
+    fn decode_ias() -> Result<(), Failure> {
+        run(crate::hw::regs::tests::decode_ias())
+    }
+
+    #[test]
     fn decode_iidr_errata() -> Result<(), Failure> {
         run(crate::hw::regs::tests::decode_iidr_errata())
     }
@@ -333,5 +338,85 @@ mod tests {
     #[test]
     fn cd_field_positions() -> Result<(), Failure> {
         run(crate::hw::cd::tests::cd_field_positions())
+    }
+
+    #[test]
+    fn event_known_answers() -> Result<(), Failure> {
+        run(crate::hw::event::tests::event_known_answers())
+    }
+
+    #[test]
+    fn event_all_ids() -> Result<(), Failure> {
+        run(crate::hw::event::tests::event_all_ids())
+    }
+
+    #[test]
+    fn event_display() -> Result<(), Failure> {
+        run(crate::hw::event::tests::event_display())
+    }
+
+    #[test]
+    fn event_gerror() -> Result<(), Failure> {
+        run(crate::hw::event::tests::event_gerror())
+    }
+
+    #[test]
+    fn event_cmdq_cons_err() -> Result<(), Failure> {
+        run(crate::hw::event::tests::event_cmdq_cons_err())
+    }
+
+    #[test]
+    fn strtab_known_answers() -> Result<(), Failure> {
+        run(crate::hw::strtab::tests::strtab_known_answers())
+    }
+
+    #[test]
+    fn strtab_all_sid_bits() -> Result<(), Failure> {
+        run(crate::hw::strtab::tests::strtab_all_sid_bits())
+    }
+
+    #[test]
+    fn strtab_locate() -> Result<(), Failure> {
+        run(crate::hw::strtab::tests::strtab_locate())
+    }
+
+    #[test]
+    fn strtab_base_address() -> Result<(), Failure> {
+        run(crate::hw::strtab::tests::strtab_base_address())
+    }
+
+    #[test]
+    fn reset_known_answers() -> Result<(), Failure> {
+        run(crate::hw::reset::tests::reset_known_answers())
+    }
+
+    #[test]
+    fn reset_queue_sizes() -> Result<(), Failure> {
+        run(crate::hw::reset::tests::reset_queue_sizes())
+    }
+
+    #[test]
+    fn reset_sequence_matches_c() -> Result<(), Failure> {
+        run(crate::hw::reset::tests::reset_sequence_matches_c())
+    }
+
+    #[test]
+    fn reset_sequence_all_features() -> Result<(), Failure> {
+        run(crate::hw::reset::tests::reset_sequence_all_features())
+    }
+
+    #[test]
+    fn reset_rejects_bad_memory() -> Result<(), Failure> {
+        run(crate::hw::reset::tests::reset_rejects_bad_memory())
+    }
+
+    #[test]
+    fn reset_fake_smmu_final_state() -> Result<(), Failure> {
+        run(crate::hw::reset::tests::reset_fake_smmu_final_state())
+    }
+
+    #[test]
+    fn reset_fake_smmu_timeouts() -> Result<(), Failure> {
+        run(crate::hw::reset::tests::reset_fake_smmu_timeouts())
     }
 }

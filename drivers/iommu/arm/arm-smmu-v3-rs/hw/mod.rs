@@ -14,10 +14,13 @@
 pub mod bits;
 pub mod cd;
 pub mod cmd;
+pub mod event;
 pub mod invs;
 pub mod queue;
 pub mod regs;
+pub mod reset;
 #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 pub mod selftest;
 pub mod ste;
+pub mod strtab;
 pub mod writer;

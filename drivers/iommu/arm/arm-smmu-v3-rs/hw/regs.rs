@@ -258,6 +258,24 @@ pub struct SmmuInfo {
     pub pgsize_bitmap: u64,
 }
 
+impl SmmuInfo {
+    /// Input address size of stage-1 domains for a kernel with `va_bits`
+    /// virtual address bits: 52 with IDR5.VAX, else 48, at most `va_bits`.
+    pub fn s1_ias(&self, va_bits: u32) -> u32 {
+        let ias = if self.features.contains(Features::VAX) {
+            52
+        } else {
+            48
+        };
+        ias.min(va_bits)
+    }
+
+    /// Input address size of stage-2 domains: the output address size.
+    pub fn s2_ias(&self) -> u32 {
+        self.oas
+    }
+}
+
 /// Why an SMMU cannot be used; the C driver fails the probe for the same.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecodeError {
@@ -444,6 +462,212 @@ pub fn decode(id: &IdRegs, plat: &Platform) -> Result<SmmuInfo, DecodeError> {
         pgsize_bitmap,
     })
 }
+
+// Control, stream table and queue registers (`arm-smmu-v3.h`), used by
+// reset (`super::reset`), the stream table (`super::strtab`) and the event
+// and error handlers (`super::event`).
+
+/// Offsets of the control and queue registers from the SMMU's base.
+///
+/// The producer/consumer registers of the event and PRI queues live in
+/// page 1 ([`ctrl_off::PAGE1`] + the page-0 offset the C header names),
+/// except on SMMUs with `ARM_SMMU_OPT_PAGE0_REGS_ONLY`, where page 1 is
+/// aliased to page 0 (see [`ctrl_off::page1`]).
+pub mod ctrl_off {
+    /// Offset of page 1 (64K).
+    pub const PAGE1: usize = 0x1_0000;
+    /// CR0: enables.
+    pub const CR0: usize = 0x20;
+    /// CR0ACK: the enables in effect.
+    pub const CR0ACK: usize = 0x24;
+    /// CR1: table and queue memory attributes.
+    pub const CR1: usize = 0x28;
+    /// CR2: PTM, RECINVSID, E2H.
+    pub const CR2: usize = 0x2c;
+    /// GBPA: global bypass attributes (what happens while SMMUEN = 0).
+    pub const GBPA: usize = 0x44;
+    /// IRQ_CTRL: interrupt enables.
+    pub const IRQ_CTRL: usize = 0x50;
+    /// IRQ_CTRLACK: the interrupt enables in effect.
+    pub const IRQ_CTRLACK: usize = 0x54;
+    /// GERROR: global errors (toggled by the SMMU).
+    pub const GERROR: usize = 0x60;
+    /// GERRORN: global errors acknowledged (toggled by software).
+    pub const GERRORN: usize = 0x64;
+    /// GERROR_IRQ_CFG0: GERROR MSI address (64-bit).
+    pub const GERROR_IRQ_CFG0: usize = 0x68;
+    /// GERROR_IRQ_CFG1: GERROR MSI data.
+    pub const GERROR_IRQ_CFG1: usize = 0x70;
+    /// GERROR_IRQ_CFG2: GERROR MSI attributes.
+    pub const GERROR_IRQ_CFG2: usize = 0x74;
+    /// STRTAB_BASE: stream table address (64-bit).
+    pub const STRTAB_BASE: usize = 0x80;
+    /// STRTAB_BASE_CFG: stream table format and size.
+    pub const STRTAB_BASE_CFG: usize = 0x88;
+    /// CMDQ_BASE: command queue address and size (64-bit).
+    pub const CMDQ_BASE: usize = 0x90;
+    /// CMDQ_PROD: command queue producer index.
+    pub const CMDQ_PROD: usize = 0x98;
+    /// CMDQ_CONS: command queue consumer index and error.
+    pub const CMDQ_CONS: usize = 0x9c;
+    /// EVTQ_BASE: event queue address and size (64-bit).
+    pub const EVTQ_BASE: usize = 0xa0;
+    /// EVTQ_PROD, in page 1.
+    pub const EVTQ_PROD: usize = PAGE1 + 0xa8;
+    /// EVTQ_CONS, in page 1.
+    pub const EVTQ_CONS: usize = PAGE1 + 0xac;
+    /// EVTQ_IRQ_CFG0: event queue MSI address (64-bit).
+    pub const EVTQ_IRQ_CFG0: usize = 0xb0;
+    /// EVTQ_IRQ_CFG1: event queue MSI data.
+    pub const EVTQ_IRQ_CFG1: usize = 0xb8;
+    /// EVTQ_IRQ_CFG2: event queue MSI attributes.
+    pub const EVTQ_IRQ_CFG2: usize = 0xbc;
+    /// PRIQ_BASE: PRI queue address and size (64-bit).
+    pub const PRIQ_BASE: usize = 0xc0;
+    /// PRIQ_PROD, in page 1.
+    pub const PRIQ_PROD: usize = PAGE1 + 0xc8;
+    /// PRIQ_CONS, in page 1.
+    pub const PRIQ_CONS: usize = PAGE1 + 0xcc;
+    /// PRIQ_IRQ_CFG0: PRI queue MSI address (64-bit).
+    pub const PRIQ_IRQ_CFG0: usize = 0xd0;
+    /// PRIQ_IRQ_CFG1: PRI queue MSI data.
+    pub const PRIQ_IRQ_CFG1: usize = 0xd8;
+    /// PRIQ_IRQ_CFG2: PRI queue MSI attributes.
+    pub const PRIQ_IRQ_CFG2: usize = 0xdc;
+
+    /// Where a register of page 1 really is: `off` itself, or its page-0
+    /// alias when the SMMU only has page 0 (`ARM_SMMU_OPT_PAGE0_REGS_ONLY`,
+    /// the C driver's `smmu->page1 = smmu->base`). Page-0 offsets are
+    /// returned unchanged.
+    pub const fn page1(off: usize, page0_only: bool) -> usize {
+        if page0_only && off >= PAGE1 {
+            off - PAGE1
+        } else {
+            off
+        }
+    }
+}
+
+/// CR0 (and CR0ACK) bits.
+#[allow(missing_docs)]
+pub mod cr0 {
+    pub const ATSCHK: u32 = 1 << 4;
+    pub const CMDQEN: u32 = 1 << 3;
+    pub const EVTQEN: u32 = 1 << 2;
+    pub const PRIQEN: u32 = 1 << 1;
+    pub const SMMUEN: u32 = 1 << 0;
+}
+
+/// CR1 fields and their cacheability encodings (`CR1_CACHE_*`, which do
+/// not follow the TCR encoding).
+#[allow(missing_docs)]
+pub mod cr1 {
+    use super::Field;
+    pub const TABLE_SH: Field = Field::new(11, 10);
+    pub const TABLE_OC: Field = Field::new(9, 8);
+    pub const TABLE_IC: Field = Field::new(7, 6);
+    pub const QUEUE_SH: Field = Field::new(5, 4);
+    pub const QUEUE_OC: Field = Field::new(3, 2);
+    pub const QUEUE_IC: Field = Field::new(1, 0);
+    pub const CACHE_NC: u64 = 0;
+    pub const CACHE_WB: u64 = 1;
+    pub const CACHE_WT: u64 = 2;
+}
+
+/// CR2 bits.
+#[allow(missing_docs)]
+pub mod cr2 {
+    pub const PTM: u32 = 1 << 2;
+    pub const RECINVSID: u32 = 1 << 1;
+    pub const E2H: u32 = 1 << 0;
+}
+
+/// GBPA bits.
+#[allow(missing_docs)]
+pub mod gbpa {
+    pub const UPDATE: u32 = 1 << 31;
+    pub const ABORT: u32 = 1 << 20;
+}
+
+/// IRQ_CTRL (and IRQ_CTRLACK) bits.
+#[allow(missing_docs)]
+pub mod irq_ctrl {
+    pub const EVTQ_IRQEN: u32 = 1 << 2;
+    pub const PRIQ_IRQEN: u32 = 1 << 1;
+    pub const GERROR_IRQEN: u32 = 1 << 0;
+}
+
+/// GERROR (and GERRORN) bits.
+#[allow(missing_docs)]
+pub mod gerror {
+    pub const SFM_ERR: u32 = 1 << 8;
+    pub const MSI_GERROR_ABT_ERR: u32 = 1 << 7;
+    pub const MSI_PRIQ_ABT_ERR: u32 = 1 << 6;
+    pub const MSI_EVTQ_ABT_ERR: u32 = 1 << 5;
+    pub const MSI_CMDQ_ABT_ERR: u32 = 1 << 4;
+    pub const PRIQ_ABT_ERR: u32 = 1 << 3;
+    pub const EVTQ_ABT_ERR: u32 = 1 << 2;
+    pub const CMDQ_ERR: u32 = 1 << 0;
+    /// Every error bit (`GERROR_ERR_MASK`).
+    pub const ERR_MASK: u32 = 0x1fd;
+}
+
+/// STRTAB_BASE and STRTAB_BASE_CFG fields.
+#[allow(missing_docs)]
+pub mod strtab_base {
+    use super::Field;
+    /// STRTAB_BASE: read-allocate hint.
+    pub const RA: u64 = 1 << 62;
+    /// STRTAB_BASE: table address bits.
+    pub const ADDR: Field = Field::new(51, 6);
+    /// STRTAB_BASE_CFG: format.
+    pub const CFG_FMT: Field = Field::new(17, 16);
+    pub const CFG_FMT_LINEAR: u64 = 0;
+    pub const CFG_FMT_2LVL: u64 = 1;
+    /// STRTAB_BASE_CFG: SID bits resolved by level 2.
+    pub const CFG_SPLIT: Field = Field::new(10, 6);
+    /// STRTAB_BASE_CFG: log2 of the number of StreamIDs the table covers.
+    pub const CFG_LOG2SIZE: Field = Field::new(5, 0);
+}
+
+/// Queue base register (`CMDQ_BASE`, `EVTQ_BASE`, `PRIQ_BASE`) fields.
+#[allow(missing_docs)]
+pub mod q_base {
+    use super::Field;
+    /// Read/write-allocate hint.
+    pub const RWA: u64 = 1 << 62;
+    pub const ADDR: Field = Field::new(51, 5);
+    pub const LOG2SIZE: Field = Field::new(4, 0);
+}
+
+/// CMDQ_CONS fields.
+#[allow(missing_docs)]
+pub mod cmdq_cons {
+    use super::Field;
+    /// The error of the command at CONS.
+    pub const ERR: Field = Field::new(30, 24);
+    pub const CERROR_NONE: u64 = 0;
+    pub const CERROR_ILL: u64 = 1;
+    pub const CERROR_ABT: u64 = 2;
+    pub const CERROR_ATC_INV_SYNC: u64 = 3;
+}
+
+/// MSI configuration registers (`*_IRQ_CFG0..2`) fields and values.
+#[allow(missing_docs)]
+pub mod msi_cfg {
+    use super::Field;
+    /// CFG0: doorbell address bits.
+    pub const CFG0_ADDR: Field = Field::new(51, 2);
+    /// CFG2: shareability.
+    pub const CFG2_SH: Field = Field::new(5, 4);
+    /// CFG2: memory attributes.
+    pub const CFG2_MEMATTR: Field = Field::new(3, 0);
+    /// `ARM_SMMU_MEMATTR_DEVICE_nGnRE`, what the C driver writes to CFG2.
+    pub const MEMATTR_DEVICE_NGNRE: u32 = 0x1;
+}
+
+/// Inner shareable (`ARM_SMMU_SH_ISH`).
+pub const SH_ISH: u64 = 3;
 
 /// Shared test cases (see [`crate::hw::selftest`]); each name says what it checks.
 #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
@@ -640,6 +864,21 @@ pub mod tests {
             .map_err(|_| failure!("decode() failed"))?
             .features
             .contains(Features::STRTAB_2LVL));
+        Ok(())
+    }
+
+    pub fn decode_ias() -> TestResult {
+        let info =
+            decode(&qemu_idrs(true, true), &QEMU_PLAT).map_err(|_| failure!("decode() failed"))?;
+        check_eq!(info.s1_ias(48), 48);
+        check_eq!(info.s1_ias(39), 39);
+        check_eq!(info.s2_ias(), 44);
+        let vax = with_idr(qemu_idrs(true, true), 5, |r| {
+            idr5::VAX.set(r, idr5::VAX_52_BIT)
+        });
+        let info = decode(&vax, &QEMU_PLAT).map_err(|_| failure!("decode() failed"))?;
+        check_eq!(info.s1_ias(52), 52);
+        check_eq!(info.s1_ias(48), 48);
         Ok(())
     }
 
