@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The stream table: one STE per StreamID, linear or 2-level, in
+//! iommu-pages. STEs are written only through the hitless entry writer of
+//! [`crate::hw::writer`], one single-copy-atomic store per qword.
+
+use crate::{
+    hw::{
+        ste::{Ste, StrtabL1Desc},
+        strtab::{SteIndex, StrtabFormat, StrtabGeometry, L2_TABLE_BYTES, NUM_L2_STES},
+        writer::{self, EntryTarget, Plan, Qwords, ENTRY_QWORDS},
+    },
+    table::TableMem,
+};
+use kernel::{
+    device::{Bound, Device},
+    prelude::*,
+    sync::{new_mutex, Mutex},
+};
+
+/// Makes STE stores visible to the SMMU and drops its cached copy: CFGI_STE
+/// for the StreamID, then CMD_SYNC.
+pub(crate) trait SteSync {
+    /// Invalidates the SMMU's copy of `sid`'s STE and waits for it.
+    fn sync_ste(&self, sid: u32) -> Result;
+}
+
+/// Where one STE lives: a table and the index of its first qword.
+struct SteSlot<'a> {
+    mem: &'a TableMem,
+    first: usize,
+}
+
+/// Drives the writer's steps on a real STE: stores, CMOs, CFGI + CMD_SYNC.
+/// The writer cannot fail half-way, so the first error is kept and returned
+/// once the plan has run.
+struct SteWriter<'a, S: SteSync + ?Sized> {
+    slot: SteSlot<'a>,
+    sid: u32,
+    sync: &'a S,
+    dirty: u8,
+    err: Result,
+}
+
+impl<S: SteSync + ?Sized> EntryTarget for SteWriter<'_, S> {
+    fn write_qword(&mut self, idx: usize, val: u64) {
+        if self.err.is_ok() {
+            self.err = self.slot.mem.write(self.slot.first + idx, val);
+            self.dirty |= 1 << idx;
+        }
+    }
+
+    fn sync(&mut self) {
+        if self.err.is_err() {
+            return;
+        }
+        if self.dirty != 0 {
+            // One clean for the written span of the entry.
+            let lo = self.dirty.trailing_zeros() as usize;
+            let hi = 8 - self.dirty.leading_zeros() as usize;
+            self.err = self.slot.mem.flush(self.slot.first + lo, hi - lo);
+            self.dirty = 0;
+        }
+        if self.err.is_ok() {
+            self.err = self.sync.sync_ste(self.sid);
+        }
+    }
+}
+
+/// The level-2 tables of a 2-level stream table, allocated on demand.
+struct Level2 {
+    tables: KVec<Option<TableMem>>,
+}
+
+/// A stream table.
+#[pin_data]
+pub(crate) struct StreamTable {
+    geom: StrtabGeometry,
+    coherent: bool,
+    /// The linear table, or the level-1 descriptors.
+    l1: TableMem,
+    /// Level-2 tables, indexed like the level-1 descriptors. Also serialises
+    /// STE updates.
+    #[pin]
+    l2: Mutex<Level2>,
+}
+
+impl StreamTable {
+    /// Allocates the table for `geom` near `dev`; every STE of a linear
+    /// table starts as `initial`, a 2-level table starts with no level-2
+    /// tables (its StreamIDs abort).
+    pub(crate) fn new(
+        dev: Option<&Device<Bound>>,
+        geom: StrtabGeometry,
+        coherent: bool,
+        initial: &Ste,
+    ) -> Result<impl PinInit<Self, Error>> {
+        let bytes = usize::try_from(geom.table_bytes())?;
+        let l1 = match dev {
+            Some(dev) => TableMem::alloc(dev, bytes, coherent)?,
+            #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
+            None if coherent => TableMem::alloc_coherent_for_test(bytes)?,
+            None => return Err(EINVAL),
+        };
+        let mut tables = KVec::new();
+        if geom.format() == StrtabFormat::TwoLevel {
+            let n = usize::try_from(geom.entries())?;
+            tables.reserve(n, GFP_KERNEL)?;
+            for _ in 0..n {
+                tables.push(None, GFP_KERNEL)?;
+            }
+        } else {
+            fill(&l1, 0, usize::try_from(geom.entries())?, initial)?;
+        }
+        Ok(try_pin_init!(Self {
+            geom,
+            coherent,
+            l1,
+            l2 <- new_mutex!(Level2 { tables }),
+        }))
+    }
+
+    /// The table's shape.
+    pub(crate) fn geometry(&self) -> StrtabGeometry {
+        self.geom
+    }
+
+    /// Physical address of the linear table or of the level-1 descriptors.
+    pub(crate) fn phys(&self) -> u64 {
+        self.l1.phys()
+    }
+
+    /// Makes sure `sid` has an STE, allocating its level-2 table (every STE
+    /// `initial`) and installing the level-1 descriptor if needed.
+    pub(crate) fn ensure(&self, dev: Option<&Device<Bound>>, sid: u32, initial: &Ste) -> Result {
+        let SteIndex::TwoLevel { l1, .. } = self.geom.locate(sid).map_err(|_| EINVAL)? else {
+            return Ok(());
+        };
+        let mut l2 = self.l2.lock();
+        let slot = l2.tables.get_mut(l1 as usize).ok_or(EINVAL)?;
+        if slot.is_some() {
+            return Ok(());
+        }
+        let bytes = usize::try_from(L2_TABLE_BYTES)?;
+        let table = match dev {
+            Some(dev) => TableMem::alloc(dev, bytes, self.coherent)?,
+            #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
+            None if self.coherent => TableMem::alloc_coherent_for_test(bytes)?,
+            None => return Err(EINVAL),
+        };
+        fill(&table, 0, NUM_L2_STES as usize, initial)?;
+        let desc = StrtabL1Desc::new(table.phys()).map_err(|_| EINVAL)?;
+        // The level-2 table is complete and visible before the descriptor
+        // that points at it; the SMMU may fetch it as soon as it is written.
+        self.l1.write(l1 as usize, desc.raw())?;
+        self.l1.flush(l1 as usize, 1)?;
+        *slot = Some(table);
+        Ok(())
+    }
+
+    /// Current contents of `sid`'s STE (`None` while its level-2 table does
+    /// not exist).
+    pub(crate) fn read(&self, sid: u32) -> Result<Option<Qwords>> {
+        let l2 = self.l2.lock();
+        let Some(slot) = self.slot(&l2, sid)? else {
+            return Ok(None);
+        };
+        read_ste(&slot).map(Some)
+    }
+
+    /// Updates `sid`'s STE to `target` through the hitless writer, making
+    /// each step visible with `sync`. The STE must exist ([`Self::ensure`]).
+    pub(crate) fn write<S: SteSync + ?Sized>(
+        &self,
+        sid: u32,
+        target: &Ste,
+        sync: &S,
+    ) -> Result<Plan> {
+        let l2 = self.l2.lock();
+        let slot = self.slot(&l2, sid)?.ok_or(ENOENT)?;
+        let cur = read_ste(&slot)?;
+        let mut w = SteWriter {
+            slot,
+            sid,
+            sync,
+            dirty: 0,
+            err: Ok(()),
+        };
+        let plan = writer::write_ste(&mut w, &cur, target);
+        w.err.map(|()| plan)
+    }
+
+    fn slot<'a>(&'a self, l2: &'a Level2, sid: u32) -> Result<Option<SteSlot<'a>>> {
+        Ok(match self.geom.locate(sid).map_err(|_| EINVAL)? {
+            SteIndex::Linear(i) => Some(SteSlot {
+                mem: &self.l1,
+                first: i as usize * ENTRY_QWORDS,
+            }),
+            SteIndex::TwoLevel { l1, l2: i } => l2
+                .tables
+                .get(l1 as usize)
+                .ok_or(EINVAL)?
+                .as_ref()
+                .map(|mem| SteSlot {
+                    mem,
+                    first: i as usize * ENTRY_QWORDS,
+                }),
+        })
+    }
+}
+
+fn read_ste(slot: &SteSlot<'_>) -> Result<Qwords> {
+    let mut q = [0u64; ENTRY_QWORDS];
+    for (i, w) in q.iter_mut().enumerate() {
+        *w = slot.mem.read(slot.first + i)?;
+    }
+    Ok(q)
+}
+
+/// Writes `ste` into entries `first..first + n` of a table the SMMU does not
+/// use yet, then makes them visible.
+fn fill(mem: &TableMem, first: usize, n: usize, ste: &Ste) -> Result {
+    for e in first..first + n {
+        for (i, q) in ste.qwords().iter().enumerate() {
+            mem.write(e * ENTRY_QWORDS + i, *q)?;
+        }
+    }
+    mem.flush(first * ENTRY_QWORDS, n * ENTRY_QWORDS)
+}
+
+#[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
+#[kunit_tests(arm_smmu_v3_rs_strtab)]
+mod tests {
+    use super::*;
+    use crate::hw::ste::SteCaps;
+    use core::cell::RefCell;
+
+    /// Records the SMMU's view at every sync: the STE as it is in memory.
+    struct Recorder<'a> {
+        table: &'a StreamTable,
+        seen: RefCell<KVec<(u32, Qwords)>>,
+    }
+
+    impl SteSync for Recorder<'_> {
+        fn sync_ste(&self, sid: u32) -> Result {
+            // The table lock is held by the writer; read the raw memory.
+            let idx = match self.table.geom.locate(sid).map_err(|_| EINVAL)? {
+                SteIndex::Linear(i) => i as usize,
+                SteIndex::TwoLevel { .. } => return Err(EINVAL),
+            };
+            let slot = SteSlot {
+                mem: &self.table.l1,
+                first: idx * ENTRY_QWORDS,
+            };
+            self.seen
+                .borrow_mut()
+                .push((sid, read_ste(&slot)?), GFP_KERNEL)?;
+            Ok(())
+        }
+    }
+
+    fn linear(sid_bits: u32) -> Result<Pin<KBox<StreamTable>>> {
+        let geom = StrtabGeometry::new(sid_bits, false).map_err(|_| EINVAL)?;
+        KBox::pin_init(
+            StreamTable::new(None, geom, true, &Ste::abort())?,
+            GFP_KERNEL,
+        )
+    }
+
+    #[test]
+    fn linear_table_starts_abort() -> Result {
+        let t = linear(4)?;
+        for sid in 0..16 {
+            assert_eq!(t.read(sid)?, Some(*Ste::abort().qwords()));
+        }
+        assert!(t.read(16).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn writer_steps_reach_real_memory() -> Result {
+        let t = linear(4)?;
+        let rec = Recorder {
+            table: &t,
+            seen: RefCell::new(KVec::new()),
+        };
+        // Bypass with SHCFG=incoming, as the C suite's abort_to_bypass: the
+        // SHCFG qword first, then the Config flip.
+        let caps = SteCaps {
+            attr_types_ovr: true,
+            ..SteCaps::default()
+        };
+        let bypass = Ste::bypass(&caps);
+        let plan = t.write(5, &bypass, &rec)?;
+        // Every step was synced with the step's entry in memory, for SID 5.
+        let seen = rec.seen.borrow();
+        assert_eq!(seen.len(), plan.syncs());
+        assert_eq!(plan.syncs(), 2);
+        for (step, (sid, mem)) in plan.steps().iter().zip(seen.iter()) {
+            assert_eq!(*sid, 5);
+            assert_eq!(mem, step.entry());
+        }
+        assert_eq!(t.read(5)?, Some(*bypass.qwords()));
+        // Neighbours untouched.
+        assert_eq!(t.read(4)?, Some(*Ste::abort().qwords()));
+        assert_eq!(t.read(6)?, Some(*Ste::abort().qwords()));
+        // Writing the same STE again issues nothing.
+        assert_eq!(t.write(5, &bypass, &rec)?.syncs(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn sync_errors_are_returned() -> Result {
+        struct Broken;
+        impl SteSync for Broken {
+            fn sync_ste(&self, _sid: u32) -> Result {
+                Err(ETIMEDOUT)
+            }
+        }
+        let t = linear(2)?;
+        let r = t.write(1, &Ste::bypass(&SteCaps::default()), &Broken);
+        assert_eq!(r.err(), Some(ETIMEDOUT));
+        Ok(())
+    }
+
+    #[test]
+    fn two_level_allocates_on_demand() -> Result {
+        let geom = StrtabGeometry::new(16, true).map_err(|_| EINVAL)?;
+        let t = KBox::pin_init(
+            StreamTable::new(None, geom, true, &Ste::abort())?,
+            GFP_KERNEL,
+        )?;
+        assert_eq!(t.read(0x1234)?, None);
+        assert_eq!(t.l1.read(0x12)?, 0);
+        t.ensure(None, 0x1234, &Ste::abort())?;
+        assert_ne!(t.l1.read(0x12)?, 0);
+        assert_eq!(t.read(0x1234)?, Some(*Ste::abort().qwords()));
+        assert_eq!(t.read(0x12ff)?, Some(*Ste::abort().qwords()));
+        assert_eq!(t.read(0x1300)?, None);
+        // The descriptor points at the level-2 table.
+        let desc = t.l1.read(0x12)?;
+        let l2 = t.l2.lock();
+        let phys = l2.tables[0x12].as_ref().map(TableMem::phys);
+        assert_eq!(StrtabL1Desc::decode(desc), phys);
+        Ok(())
+    }
+}
