@@ -19,6 +19,20 @@ if grep -E '^(warning|error)' "$BUILD/clippy.log"; then
 	cat "$BUILD/clippy.log"; bad=1
 fi
 
+echo "check: clippy on the kernel crate with this repo's rust/ additions (own build dir)"
+# A separate build directory, so the main build's objects keep their
+# non-clippy command lines and stay up to date.
+CLIPPY_BUILD=$CACHE/kbuild-clippy
+mkdir -p "$CLIPPY_BUILD"
+cmp -s "$KBUILD/.config" "$CLIPPY_BUILD/.config" || cp "$KBUILD/.config" "$CLIPPY_BUILD/.config"
+make -s -C "$WORKTREE" O="$CLIPPY_BUILD" "${KMAKE_VARS[@]}" olddefconfig >/dev/null 2>&1
+make -s -C "$WORKTREE" O="$CLIPPY_BUILD" "${KMAKE_VARS[@]}" CLIPPY=1 -j"$(nproc)" rust/ \
+	>"$BUILD/clippy-rust.log" 2>&1 || { tail -30 "$BUILD/clippy-rust.log"; bad=1; }
+mine=$(cd "$REPO" && find rust -name '*.rs' | sed 's|.*/||' | paste -sd'|')
+if grep -E -A6 '^(warning|error)' "$BUILD/clippy-rust.log" | grep -E -B3 "rust/.*($mine)" ; then
+	bad=1
+fi
+
 echo "check: clippy and rustdoc on the host build of hw/"
 (cd "$REPO/tools/testing/arm-smmu-v3-rs/host" &&
 	cargo clippy --quiet --all-targets -- -D warnings &&

@@ -17,5 +17,5 @@ echo "qemu: booting with the $driver driver (serial log: $log)"
 "$REPO/tools/testing/arm-smmu-v3-rs/qemu-run.sh" --driver "$driver" --name demo --log "$log" "$scenario"
 rc=$?
 echo "--- from the kernel log:"
-tr -d '\r' <"$log" | grep -E 'arm-smmu-v3|iommu|deferred probe|virtio_blk' | grep -v SMMUTEST | head -20
+tr -d '\r' <"$log" | grep -E 'arm[-_]smmu[-_]v3|iommu|deferred probe|virtio_blk' | grep -v SMMUTEST | head -20
 exit $rc

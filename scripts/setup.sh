@@ -109,12 +109,17 @@ if [ ! -f "$PRISTINE/.complete" ]; then
 	(cd "$tmp" && apt_dl "$KERNEL_SUITE" amd64 "$KERNEL_PKG") ||
 		fail "apt-get download $KERNEL_PKG" "check access to the Debian mirror; the package name is pinned in scripts/kernel-version.mk"
 	deb=$(ls "$tmp"/"$KERNEL_PKG"_*.deb)
-	echo "setup: $(basename "$deb")"
+	seen=$(dpkg-deb -f "$deb" Version)
+	echo "setup: $KERNEL_PKG $seen"
+	[ "$seen" = "$KERNEL_SEEN" ] ||
+		echo "setup: note: tested with $KERNEL_SEEN, got $seen (scripts/kernel-version.mk)"
+	echo "$seen" >"$tmp/version"
 	dpkg-deb -x "$deb" "$tmp/x"
 	tarball=$(ls "$tmp"/x/usr/src/linux-source-*.tar.*)
 	rm -rf "$PRISTINE"; mkdir -p "$PRISTINE"
 	step "unpacking $(basename "$tarball")"
 	tar -xf "$tarball" -C "$PRISTINE" --strip-components=1
+	cp "$tmp/version" "$PRISTINE/.package-version"
 	rm -rf "$tmp"
 	v=$(sed -n 's/^VERSION = //p' "$PRISTINE/Makefile").$(sed -n 's/^PATCHLEVEL = //p' "$PRISTINE/Makefile")
 	[ "$v" = "$KERNEL_VERSION" ] || fail "kernel version is $v, expected $KERNEL_VERSION" "update scripts/kernel-version.mk"

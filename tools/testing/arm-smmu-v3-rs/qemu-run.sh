@@ -109,4 +109,5 @@ elif ! grep -q "^SMMUTEST END $scenario" <(tr -d '\r' <"$log"); then
 else
 	printf 'PASS %s/boot %.1fs\n' "$name" "$secs"
 fi
+rm -rf "$work"
 exit $failed
