@@ -31,15 +31,40 @@ same_summary() {
 S1=(--machine virt-9.0 --qemu -global --qemu arm-smmuv3.stage=1)
 S2=(--machine virt-9.0 --qemu -global --qemu arm-smmuv3.stage=2)
 
-run --driver c --name c-dma c-dma
-run --driver rs --name rs-decline rs-decline
+# opcodes NAME: the commands the SMMU saw in run NAME, one per line.
+opcodes() {
+	sed -n 's/.*smmuv3_cmdq_opcode <--- SMMU_CMD_//p' "$BUILD/qemu-$1.trace" 2>/dev/null
+}
+
+run --driver c --name c-dma --trace smmuv3_cmdq_opcode c-dma
+run --driver rs --name rs-decline --trace smmuv3_cmdq_opcode rs-decline
 same_summary summary-match/nested c-dma rs-decline
+# The Rust driver's reset issues what the C driver's does, seen from QEMU.
+want="CFGI_STE_RANGE SYNC TLBI_NSNH_ALL SYNC"
+c_reset=$(opcodes c-dma | head -4 | paste -sd' ') rs_all=$(opcodes rs-decline | paste -sd' ')
+if [ "$c_reset" = "$want" ] && [ "$rs_all" = "$want" ]; then
+	echo "PASS reset-commands C and Rust: $want" | tee -a "$out"
+else
+	echo "FAIL reset-commands C '$c_reset' vs Rust '$rs_all' (want '$want')" | tee -a "$out"
+fi
 run --driver c --name c-summary-s1 "${S1[@]}" summary
 run --driver rs --name rs-summary-s1 "${S1[@]}" summary
 same_summary summary-match/stage1 c-summary-s1 rs-summary-s1
 run --driver c --name c-summary-s2 "${S2[@]}" summary
 run --driver rs --name rs-summary-s2 "${S2[@]}" summary
 same_summary summary-match/stage2 c-summary-s2 rs-summary-s2
+
+# Firmware variants of QEMU's device tree.
+dtbs=$CACHE/dtb
+mkdir -p "$dtbs"
+for v in noncoherent small-reg; do
+	"$REPO/tools/testing/arm-smmu-v3-rs/make-dtb.sh" "$v" "$dtbs/$v.dtb" ||
+		echo "FAIL dtb/$v cannot make the device tree" | tee -a "$out"
+done
+run --driver c --name c-noncoherent --dtb "$dtbs/noncoherent.dtb" summary
+run --driver rs --name rs-noncoherent --dtb "$dtbs/noncoherent.dtb" summary
+same_summary summary-match/noncoherent c-noncoherent rs-noncoherent
+run --driver rs --name rs-badreg --dtb "$dtbs/small-reg.dtb" rs-badreg
 
 p=$(grep -c '^PASS ' "$out") f=$(grep -c '^FAIL ' "$out")
 echo "qemu: $p passed, $f failed"

@@ -30,6 +30,24 @@ use crate::{
 };
 use core::ptr::NonNull;
 
+/// Whether firmware describes `dev`'s DMA, and so an IOMMU's table walks,
+/// as cache coherent (`device_get_dma_attr()`: `dma-coherent` on the node or
+/// a parent in DT, `_CCA` in ACPI). If not, tables must be made incoherent
+/// with [`IommuPages::into_incoherent`].
+///
+/// # Examples
+///
+/// ```
+/// # fn probe(dev: &kernel::device::Device) {
+/// let incoherent = !kernel::iommu::pages::firmware_dma_coherent(dev);
+/// # }
+/// ```
+pub fn firmware_dma_coherent(dev: &Device) -> bool {
+    // SAFETY: `dev.as_raw()` is a valid device for the duration of the call.
+    let attr = unsafe { bindings::device_get_dma_attr(dev.as_raw()) };
+    attr == bindings::dev_dma_attr_DEV_DMA_COHERENT
+}
+
 /// A zeroed, physically contiguous block of iommu-pages, freed on drop.
 ///
 /// # Invariants

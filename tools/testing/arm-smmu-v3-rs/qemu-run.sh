@@ -17,6 +17,8 @@
 #   --dtb FILE           boot with this device tree instead of QEMU's
 #   --disk NAME=MiB      a random raw disk: virtio-blk (vd*) or nvme (nvme*)
 #                        (default: one 64 MiB virtio-blk disk)
+#   --trace EVENT        record QEMU trace EVENT (repeatable, e.g.
+#                        smmuv3_cmdq_opcode) in build/qemu-NAME.trace
 #   --timeout SECONDS    kill QEMU after this long (default 120)
 #   --log FILE           where the serial log goes
 #
@@ -27,7 +29,7 @@ set -uo pipefail
 . "$(dirname "$0")/../../../scripts/env.sh"
 
 driver=c name= timeout=120 dtb= log= machine=virt
-qemu_extra=() append_extra=() disks=()
+qemu_extra=() append_extra=() disks=() traces=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--driver) driver=$2; shift 2 ;;
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--append) append_extra+=("$2"); shift 2 ;;
 	--dtb) dtb=$2; shift 2 ;;
 	--disk) disks+=("$2"); shift 2 ;;
+	--trace) traces+=("$2"); shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
 	-*) die "unknown option $1" ;;
@@ -75,6 +78,11 @@ qemu=(qemu-system-aarch64 -machine "$machine,iommu=smmuv3" -cpu max -smp 2 -m 1G
       -display none -monitor none -serial "file:$log" -no-reboot
       -kernel "$BUILD/Image" -initrd "$work/initramfs.cpio.gz")
 [ -n "$dtb" ] && qemu+=(-dtb "$dtb")
+if [ ${#traces[@]} -gt 0 ]; then
+	rm -f "$BUILD/qemu-$name.trace"
+	for t in "${traces[@]}"; do qemu+=(-trace "$t"); done
+	qemu+=(-D "$BUILD/qemu-$name.trace")
+fi
 n=0
 for d in "${disks[@]}"; do
 	dname=${d%%=*} mib=${d#*=}

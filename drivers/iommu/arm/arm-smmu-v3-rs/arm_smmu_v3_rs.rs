@@ -4,9 +4,12 @@
 //!
 //! Today the driver probes the SMMU, decodes its ID registers through the
 //! pure hardware model in [`hw`] and logs the same summary line as the C
-//! driver (`drivers/iommu/arm/arm-smmu-v3/`), then declines the device with
-//! `-ENODEV`, so that the devices behind the SMMU are left alone. It does not
-//! translate yet.
+//! driver (`drivers/iommu/arm/arm-smmu-v3/`). It then allocates the command
+//! and event queues and the stream table, resets and enables the SMMU as the
+//! C driver does (configuration and TLB invalidation through its own command
+//! queue), disables it again and declines the device with `-ENODEV`, so
+//! that the devices behind the SMMU are left alone: it does not register as
+//! their IOMMU and does not translate yet.
 //!
 //! Which driver binds is chosen on the kernel command line:
 //! `initcall_blacklist=arm_smmu_driver_init` keeps the C driver out,
@@ -14,22 +17,33 @@
 
 use kernel::{
     device::{Bound, Core, Device},
-    io::{mem::IoMem, Io},
+    dma::Coherent,
     of, platform,
     prelude::*,
 };
 
+mod cmdq;
 pub mod hw;
 #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
 mod hw_kunit;
-// The stream table and its memory are exercised by KUnit; probe starts
-// using them when the driver takes the SMMU.
+mod mmio;
+mod reset;
+// Level-2 tables and STE updates are exercised by KUnit; probe starts using
+// them when devices attach.
 #[allow(dead_code)]
 mod strtab;
 #[allow(dead_code)]
 mod table;
 
-use hw::regs::{self, off, DecodeError, IdRegs, Platform};
+use cmdq::Cmdq;
+use hw::{
+    regs::{self, ctrl_off, off, DecodeError, IdRegs, Platform},
+    reset::{QueueConfig, ResetMemory, ResetOptions},
+    ste::Ste,
+    strtab::StrtabGeometry,
+};
+use mmio::Regs;
+use strtab::StreamTable;
 
 /// Page order of the largest queue the kernel can allocate (`Q_MAX_SZ_SHIFT`
 /// less `PAGE_SHIFT` in the C driver).
@@ -47,20 +61,92 @@ kernel::of_device_table!(
     [(of::DeviceId::new(c"arm,smmu-v3"), ())]
 );
 
-/// Reads the ID registers of the SMMU mapped at `io`.
-fn read_id_regs(io: &IoMem<'_, { regs::REG_SZ }>) -> IdRegs {
+/// Reads the ID registers of the SMMU.
+fn read_id_regs(regs: &Regs<'_>) -> IdRegs {
     IdRegs {
         idr: [
-            io.read32(off::IDR0),
-            io.read32(off::IDR1),
-            io.read32(off::IDR2),
-            io.read32(off::IDR3),
-            io.read32(off::IDR4),
-            io.read32(off::IDR5),
+            regs.read32(off::IDR0),
+            regs.read32(off::IDR1),
+            regs.read32(off::IDR2),
+            regs.read32(off::IDR3),
+            regs.read32(off::IDR4),
+            regs.read32(off::IDR5),
         ],
-        iidr: io.read32(off::IIDR),
-        aidr: io.read32(off::AIDR),
+        iidr: regs.read32(off::IIDR),
+        aidr: regs.read32(off::AIDR),
     }
+}
+
+/// Qwords per event-queue record.
+const EVT_QWORDS: usize = 4;
+/// Qwords per PRI-queue record.
+const PRI_QWORDS: usize = 2;
+
+/// Allocates the queues and the stream table, then resets and enables the
+/// SMMU. Until the driver registers as the IOMMU of the devices behind it,
+/// the SMMU is disabled again before everything is freed.
+fn take_smmu(
+    dev: &Device<Bound>,
+    regs: &Regs<'_>,
+    info: &regs::SmmuInfo,
+    plat: &Platform,
+) -> Result {
+    let geom = StrtabGeometry::from_info(info).map_err(|e| {
+        dev_err!(dev, "unusable stream table geometry: {:?}\n", e);
+        EINVAL
+    })?;
+    let cmdq = KBox::pin_init(Cmdq::new(dev, info.cmdq_shift)?, GFP_KERNEL)?;
+    let evtq =
+        Coherent::<u64>::zeroed_slice(dev, (1usize << info.evtq_shift) * EVT_QWORDS, GFP_KERNEL)?;
+    let priq = if info.features.contains(regs::Features::PRI) {
+        Some(Coherent::<u64>::zeroed_slice(
+            dev,
+            (1usize << info.priq_shift) * PRI_QWORDS,
+            GFP_KERNEL,
+        )?)
+    } else {
+        None
+    };
+    let strtab = KBox::pin_init(
+        StreamTable::new(Some(dev), geom, plat.coherent, &Ste::abort())?,
+        GFP_KERNEL,
+    )?;
+    let mem = ResetMemory {
+        cmdq: cmdq.config(),
+        evtq: QueueConfig {
+            dma: evtq.dma_address(),
+            shift: info.evtq_shift,
+        },
+        priq: priq.as_ref().map(|q| QueueConfig {
+            dma: q.dma_address(),
+            shift: info.priq_shift,
+        }),
+        strtab: geom,
+        strtab_dma: strtab.phys(),
+    };
+    let opts = ResetOptions::c_default(regs.read32(ctrl_off::CR0));
+    let plan = hw::reset::plan(info, &mem, &opts).map_err(|e| {
+        dev_err!(dev, "cannot program the SMMU: {:?}\n", e);
+        EINVAL
+    })?;
+    let ret = reset::reset(dev, regs, &cmdq, &plan);
+    let (cmds, syncs) = cmdq.counts();
+    if ret.is_ok() {
+        let kind = match geom.format() {
+            hw::strtab::StrtabFormat::Linear => "linear",
+            hw::strtab::StrtabFormat::TwoLevel => "2-level",
+        };
+        dev_info!(
+            dev,
+            "SMMU enabled: {} stream table, {} commands and {} CMD_SYNCs completed\n",
+            kind,
+            cmds,
+            syncs
+        );
+    }
+    // Never free memory the SMMU may still use.
+    reset::disable(dev, regs)?;
+    ret
 }
 
 /// Logs why the ID registers describe an SMMU we cannot use.
@@ -100,7 +186,7 @@ impl platform::Driver for ArmSmmuV3 {
         }
         let fwnode = dev.fwnode().ok_or(ENODEV)?;
         let plat = Platform {
-            coherent: fwnode.property_present(c"dma-coherent"),
+            coherent: kernel::iommu::pages::firmware_dma_coherent(dev),
             of_node: fwnode.is_of_node(),
             pci_ats: cfg!(CONFIG_PCI_ATS),
             pci_pri: cfg!(CONFIG_PCI_PRI),
@@ -121,7 +207,8 @@ impl platform::Driver for ArmSmmuV3 {
                 regs::REG_SZ
             )
         })?;
-        let id = read_id_regs(&iomem);
+        let regs = Regs::new(iomem);
+        let id = read_id_regs(&regs);
         let info = regs::decode(&id, &plat).map_err(|e| report_decode_error(dev, e))?;
 
         dev_dbg!(
@@ -146,8 +233,10 @@ impl platform::Driver for ArmSmmuV3 {
             info.features.0
         );
 
-        // Translation arrives with the next steps; until then leave the SMMU
-        // to another driver, or to the devices' untranslated fallback.
+        take_smmu(dev, &regs, &info, &plat)?;
+
+        // Registration as the devices' IOMMU comes next; until then leave the
+        // SMMU to another driver, or to the devices' untranslated fallback.
         dev_info!(dev, "declining the SMMU: translation not implemented yet\n");
         Err(ENODEV)
     }

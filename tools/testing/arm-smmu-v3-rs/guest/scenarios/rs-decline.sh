@@ -9,6 +9,11 @@ arm_smmu_v3_rs\ *) pass rs.probe "$summary" ;;
 *) fail rs.probe "no Rust driver summary line" ;;
 esac
 echo "SMMUTEST SUMMARY $summary"
+reset=$(dmesg | sed -n 's/.*arm_smmu_v3_rs [^ ]*: \(SMMU enabled: .*\)/\1/p')
+case "$reset" in
+*"2 commands and 2 CMD_SYNCs completed") pass rs.reset "$reset" ;;
+*) fail rs.reset "no completed reset: '$reset'" ;;
+esac
 if dmesg | grep -q 'arm_smmu_v3_rs .*declining the SMMU'; then
 	pass rs.declined "probe returned -ENODEV"
 else

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Runs the reset sequence of [`crate::hw::reset`] on a real SMMU.
+
+use crate::{
+    cmdq::{Cmdq, POLL_TIMEOUT_US},
+    hw::{cmd::Cmd, event::Severity, regs::cr0, regs::ctrl_off as off, reset},
+    mmio::Regs,
+};
+use kernel::{
+    device::{Bound, Device},
+    prelude::*,
+};
+
+/// The SMMU as the reset plan sees it.
+struct ResetCtx<'a> {
+    dev: &'a Device<Bound>,
+    regs: &'a Regs<'a>,
+    cmdq: &'a Cmdq,
+}
+
+impl reset::ResetIo for ResetCtx<'_> {
+    fn read32(&mut self, off: usize) -> u32 {
+        self.regs.read32(off)
+    }
+
+    fn write32(&mut self, off: usize, val: u32) {
+        self.regs.write32(off, val)
+    }
+
+    fn write64(&mut self, off: usize, val: u64) {
+        self.regs.write64(off, val)
+    }
+
+    fn poll32(&mut self, off: usize, mask: u32, want: u32) -> bool {
+        self.regs.poll32(off, mask, want, POLL_TIMEOUT_US)
+    }
+
+    fn command(&mut self, cmd: &Cmd, sync: bool) {
+        // As in C, a failed invalidation during reset is logged, not fatal.
+        if let Err(e) = self.cmdq.issue(self.regs, core::slice::from_ref(cmd), sync) {
+            dev_err!(self.dev, "reset command {:?} failed: {:?}\n", cmd, e);
+        }
+    }
+
+    fn setup_irqs(&mut self) {
+        dev_warn!(
+            self.dev,
+            "interrupts not used yet: events and global errors are not reported\n"
+        );
+    }
+
+    fn log(&mut self, sev: Severity, msg: &'static str) {
+        match sev {
+            Severity::Warn => dev_warn!(self.dev, "{}\n", msg),
+            Severity::Err => dev_err!(self.dev, "{}\n", msg),
+        }
+    }
+}
+
+/// Resets and enables the SMMU (`arm_smmu_device_reset()`).
+pub(crate) fn reset(
+    dev: &Device<Bound>,
+    regs: &Regs<'_>,
+    cmdq: &Cmdq,
+    plan: &reset::ResetPlan,
+) -> Result {
+    let mut ctx = ResetCtx { dev, regs, cmdq };
+    reset::execute(plan.steps(), &mut ctx).map_err(|_| EIO)
+}
+
+/// Disables the SMMU (CR0 = 0) and waits for the acknowledgement; incoming
+/// transactions then follow GBPA.
+pub(crate) fn disable(dev: &Device<Bound>, regs: &Regs<'_>) -> Result {
+    regs.write32(off::CR0, 0);
+    if regs.poll32(
+        off::CR0ACK,
+        cr0::SMMUEN | cr0::CMDQEN | cr0::EVTQEN,
+        0,
+        POLL_TIMEOUT_US,
+    ) {
+        Ok(())
+    } else {
+        dev_err!(dev, "failed to disable the SMMU\n");
+        Err(ETIMEDOUT)
+    }
+}
