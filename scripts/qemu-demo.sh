@@ -8,14 +8,15 @@ set -uo pipefail
 . "$(dirname "$0")/env.sh"
 driver=${1:-rs}
 case "$driver" in
-rs) scenario=rs-decline ;;
-c) scenario=c-dma ;;
+rs) scenario=identity extra=() ;;
+c) scenario=c-dma extra=() ;;
 *) die "DRIVER must be rs or c" ;;
 esac
+[ "$driver" = rs ] && extra=(--disk vda=64 --disk nvme0=64)
 log=$BUILD/qemu-demo.log
 echo "qemu: booting with the $driver driver (serial log: $log)"
-"$REPO/tools/testing/arm-smmu-v3-rs/qemu-run.sh" --driver "$driver" --name demo --log "$log" "$scenario"
+"$REPO/tools/testing/arm-smmu-v3-rs/qemu-run.sh" --driver "$driver" --name demo --log "$log" "${extra[@]}" "$scenario"
 rc=$?
 echo "--- from the kernel log:"
-tr -d '\r' <"$log" | grep -E 'arm[-_]smmu[-_]v3|iommu|deferred probe|virtio_blk' | grep -v SMMUTEST | head -20
+tr -d '\r' <"$log" | grep -E 'arm[-_]smmu[-_]v3|iommu|deferred probe|virtio_blk|nvme' | grep -v SMMUTEST | head -20
 exit $rc

@@ -36,17 +36,32 @@ opcodes() {
 	sed -n 's/.*smmuv3_cmdq_opcode <--- SMMU_CMD_//p' "$BUILD/qemu-$1.trace" 2>/dev/null
 }
 
+DISKS=(--disk vda=64 --disk nvme0=64)
+
 run --driver c --name c-dma --trace smmuv3_cmdq_opcode c-dma
-run --driver rs --name rs-decline --trace smmuv3_cmdq_opcode rs-decline
-same_summary summary-match/nested c-dma rs-decline
+# Identity domains: ours, and C's with iommu.passthrough=1 as the reference.
+run --driver rs --name rs-identity --trace smmuv3_cmdq_opcode "${DISKS[@]}" identity
+run --driver c --name c-identity --trace smmuv3_cmdq_opcode "${DISKS[@]}" \
+	--append iommu.passthrough=1 identity
+same_summary summary-match/nested c-identity rs-identity
+c_groups=$(sed -n 's/^SMMUTEST GROUPS //p' "$BUILD/qemu-c-identity.log" | tr -d '\r')
+rs_groups=$(sed -n 's/^SMMUTEST GROUPS //p' "$BUILD/qemu-rs-identity.log" | tr -d '\r')
+if [ -n "$rs_groups" ] && [ "$c_groups" = "$rs_groups" ]; then
+	echo "PASS groups-match C and Rust: $rs_groups" | tee -a "$out"
+else
+	echo "FAIL groups-match C '$c_groups' vs Rust '$rs_groups'" | tee -a "$out"
+fi
 # The Rust driver's reset issues what the C driver's does, seen from QEMU.
 want="CFGI_STE_RANGE SYNC TLBI_NSNH_ALL SYNC"
-c_reset=$(opcodes c-dma | head -4 | paste -sd' ') rs_all=$(opcodes rs-decline | paste -sd' ')
-if [ "$c_reset" = "$want" ] && [ "$rs_all" = "$want" ]; then
+c_reset=$(opcodes c-identity | head -4 | paste -sd' ') rs_reset=$(opcodes rs-identity | head -4 | paste -sd' ')
+if [ "$c_reset" = "$want" ] && [ "$rs_reset" = "$want" ]; then
 	echo "PASS reset-commands C and Rust: $want" | tee -a "$out"
 else
-	echo "FAIL reset-commands C '$c_reset' vs Rust '$rs_all' (want '$want')" | tee -a "$out"
+	echo "FAIL reset-commands C '$c_reset' vs Rust '$rs_reset' (want '$want')" | tee -a "$out"
 fi
+for r in c-identity rs-identity; do
+	echo "INFO commands $r: $(opcodes "$r" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')"
+done
 run --driver c --name c-summary-s1 "${S1[@]}" summary
 run --driver rs --name rs-summary-s1 "${S1[@]}" summary
 same_summary summary-match/stage1 c-summary-s1 rs-summary-s1

@@ -2,6 +2,7 @@
 
 #include <linux/device.h>
 #include <linux/io.h>
+#include <linux/iommu.h>
 #include "../../drivers/iommu/iommu-pages.h"
 
 __rust_helper int rust_helper_dev_to_node(struct device *dev)
@@ -29,3 +30,14 @@ __rust_helper void rust_helper_iommu_pages_free_incoherent(void *virt,
 	iommu_pages_free_incoherent(virt, dma_dev);
 }
 #endif
+
+
+__rust_helper void *rust_helper_dev_iommu_priv_get(struct device *dev)
+{
+	return dev_iommu_priv_get(dev);
+}
+
+__rust_helper struct iommu_fwspec *rust_helper_dev_iommu_fwspec_get(struct device *dev)
+{
+	return dev_iommu_fwspec_get(dev);
+}

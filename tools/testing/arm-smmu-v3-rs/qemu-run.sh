@@ -83,12 +83,11 @@ if [ ${#traces[@]} -gt 0 ]; then
 	for t in "${traces[@]}"; do qemu+=(-trace "$t"); done
 	qemu+=(-D "$BUILD/qemu-$name.trace")
 fi
-n=0
+n=0 disk_list=
 for d in "${disks[@]}"; do
 	dname=${d%%=*} mib=${d#*=}
 	img=$work/$dname.img
 	head -c $((mib << 20)) /dev/urandom >"$img"
-	cmdline+=" sha_$dname=$(sha256sum "$img" | cut -d' ' -f1)"
 	qemu+=(-drive "if=none,id=d$n,file=$img,format=raw,cache=unsafe")
 	case "$dname" in
 	vd*) qemu+=(-device "virtio-blk-pci,drive=d$n") ;;
@@ -96,7 +95,11 @@ for d in "${disks[@]}"; do
 	*) die "disk names start with vd or nvme" ;;
 	esac
 	n=$((n + 1))
+	case "$dname" in nvme*) blk=${dname}n1 ;; *) blk=$dname ;; esac
+	cmdline+=" sha_$blk=$(sha256sum "$img" | cut -d' ' -f1)"
+	disk_list+=${disk_list:+,}$blk
 done
+cmdline+=" disks=$disk_list"
 cmdline+=" ${append_extra[*]}"
 
 start=$(date +%s.%N)

@@ -6,10 +6,9 @@
 //! pure hardware model in [`hw`] and logs the same summary line as the C
 //! driver (`drivers/iommu/arm/arm-smmu-v3/`). It then allocates the command
 //! and event queues and the stream table, resets and enables the SMMU as the
-//! C driver does (configuration and TLB invalidation through its own command
-//! queue), disables it again and declines the device with `-ENODEV`, so
-//! that the devices behind the SMMU are left alone: it does not register as
-//! their IOMMU and does not translate yet.
+//! C driver does, and registers as the IOMMU of the devices behind it. Those
+//! devices get identity (bypass) STEs; blocked domains abort. Translation
+//! (paging domains) comes next.
 //!
 //! Which driver binds is chosen on the kernel command line:
 //! `initcall_blacklist=arm_smmu_driver_init` keeps the C driver out,
@@ -17,7 +16,6 @@
 
 use kernel::{
     device::{Bound, Core, Device},
-    dma::Coherent,
     of, platform,
     prelude::*,
 };
@@ -26,8 +24,10 @@ mod cmdq;
 pub mod hw;
 #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
 mod hw_kunit;
+mod iommu;
 mod mmio;
 mod reset;
+mod smmu;
 // Level-2 tables and STE updates are exercised by KUnit; probe starts using
 // them when devices attach.
 #[allow(dead_code)]
@@ -35,15 +35,11 @@ mod strtab;
 #[allow(dead_code)]
 mod table;
 
-use cmdq::Cmdq;
-use hw::{
-    regs::{self, ctrl_off, off, DecodeError, IdRegs, Platform},
-    reset::{QueueConfig, ResetMemory, ResetOptions},
-    ste::Ste,
-    strtab::StrtabGeometry,
-};
+use hw::regs::{self, off, DecodeError, IdRegs, Platform};
+use iommu::Iommu;
+use kernel::{iommu::device::Registration, str::CString};
 use mmio::Regs;
-use strtab::StreamTable;
+use smmu::Smmu;
 
 /// Page order of the largest queue the kernel can allocate (`Q_MAX_SZ_SHIFT`
 /// less `PAGE_SHIFT` in the C driver).
@@ -54,6 +50,15 @@ const Q_MAX_ORDER: u32 = kernel::bindings::MAX_PAGE_ORDER;
 
 /// The platform driver for `arm,smmu-v3` nodes.
 struct ArmSmmuV3;
+
+/// What the driver keeps while bound to an SMMU.
+#[pin_data]
+struct SmmuData<'bound> {
+    /// The IOMMU registration, which owns the SMMU; dropping it releases
+    /// every device, then disables the SMMU.
+    #[pin]
+    iommu: Registration<'bound, Iommu<'bound>>,
+}
 
 kernel::of_device_table!(
     OF_TABLE,
@@ -75,78 +80,6 @@ fn read_id_regs(regs: &Regs<'_>) -> IdRegs {
         iidr: regs.read32(off::IIDR),
         aidr: regs.read32(off::AIDR),
     }
-}
-
-/// Qwords per event-queue record.
-const EVT_QWORDS: usize = 4;
-/// Qwords per PRI-queue record.
-const PRI_QWORDS: usize = 2;
-
-/// Allocates the queues and the stream table, then resets and enables the
-/// SMMU. Until the driver registers as the IOMMU of the devices behind it,
-/// the SMMU is disabled again before everything is freed.
-fn take_smmu(
-    dev: &Device<Bound>,
-    regs: &Regs<'_>,
-    info: &regs::SmmuInfo,
-    plat: &Platform,
-) -> Result {
-    let geom = StrtabGeometry::from_info(info).map_err(|e| {
-        dev_err!(dev, "unusable stream table geometry: {:?}\n", e);
-        EINVAL
-    })?;
-    let cmdq = KBox::pin_init(Cmdq::new(dev, info.cmdq_shift)?, GFP_KERNEL)?;
-    let evtq =
-        Coherent::<u64>::zeroed_slice(dev, (1usize << info.evtq_shift) * EVT_QWORDS, GFP_KERNEL)?;
-    let priq = if info.features.contains(regs::Features::PRI) {
-        Some(Coherent::<u64>::zeroed_slice(
-            dev,
-            (1usize << info.priq_shift) * PRI_QWORDS,
-            GFP_KERNEL,
-        )?)
-    } else {
-        None
-    };
-    let strtab = KBox::pin_init(
-        StreamTable::new(Some(dev), geom, plat.coherent, &Ste::abort())?,
-        GFP_KERNEL,
-    )?;
-    let mem = ResetMemory {
-        cmdq: cmdq.config(),
-        evtq: QueueConfig {
-            dma: evtq.dma_address(),
-            shift: info.evtq_shift,
-        },
-        priq: priq.as_ref().map(|q| QueueConfig {
-            dma: q.dma_address(),
-            shift: info.priq_shift,
-        }),
-        strtab: geom,
-        strtab_dma: strtab.phys(),
-    };
-    let opts = ResetOptions::c_default(regs.read32(ctrl_off::CR0));
-    let plan = hw::reset::plan(info, &mem, &opts).map_err(|e| {
-        dev_err!(dev, "cannot program the SMMU: {:?}\n", e);
-        EINVAL
-    })?;
-    let ret = reset::reset(dev, regs, &cmdq, &plan);
-    let (cmds, syncs) = cmdq.counts();
-    if ret.is_ok() {
-        let kind = match geom.format() {
-            hw::strtab::StrtabFormat::Linear => "linear",
-            hw::strtab::StrtabFormat::TwoLevel => "2-level",
-        };
-        dev_info!(
-            dev,
-            "SMMU enabled: {} stream table, {} commands and {} CMD_SYNCs completed\n",
-            kind,
-            cmds,
-            syncs
-        );
-    }
-    // Never free memory the SMMU may still use.
-    reset::disable(dev, regs)?;
-    ret
 }
 
 /// Logs why the ID registers describe an SMMU we cannot use.
@@ -172,14 +105,23 @@ fn report_decode_error(dev: &Device<Bound>, err: DecodeError) -> Error {
 
 impl platform::Driver for ArmSmmuV3 {
     type IdInfo = ();
-    type Data<'bound> = Self;
+    type Data<'bound> = SmmuData<'bound>;
     const OF_ID_TABLE: Option<of::IdTable<Self::IdInfo>> = Some(&OF_TABLE);
 
     fn probe<'bound>(
         pdev: &'bound platform::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
-    ) -> impl PinInit<Self, Error> + 'bound {
-        let dev: &Device<Bound> = pdev.as_ref();
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        pin_init::pin_init_scope(move || Self::probe_smmu(pdev))
+    }
+}
+
+impl ArmSmmuV3 {
+    /// Probes one SMMU: the work of [`platform::Driver::probe`].
+    fn probe_smmu<'bound>(
+        pdev: &'bound platform::Device<Core<'_>>,
+    ) -> Result<impl PinInit<SmmuData<'bound>, Error> + 'bound> {
+        let dev: &'bound Device<Bound> = pdev.as_ref();
         if module_parameters::disable.value() {
             dev_info!(dev, "disabled by arm_smmu_v3_rs.disable=1\n");
             return Err(ENODEV);
@@ -195,6 +137,7 @@ impl platform::Driver for ArmSmmuV3 {
             q_max_sz_shift: kernel::page::PAGE_SHIFT as u32 + Q_MAX_ORDER,
         };
 
+        let request_start = pdev.resource_by_index(0).map_or(0, |r| r.start());
         let request = pdev.io_request_by_index(0).ok_or_else(|| {
             dev_err!(dev, "no MMIO resource\n");
             ENODEV
@@ -233,12 +176,13 @@ impl platform::Driver for ArmSmmuV3 {
             info.features.0
         );
 
-        take_smmu(dev, &regs, &info, &plat)?;
-
-        // Registration as the devices' IOMMU comes next; until then leave the
-        // SMMU to another driver, or to the devices' untranslated fallback.
-        dev_info!(dev, "declining the SMMU: translation not implemented yet\n");
-        Err(ENODEV)
+        let name = CString::try_from_fmt(fmt!("smmu3.{:#x}", request_start))?;
+        let smmu = Smmu::new(dev, regs, info, &plat)?;
+        Ok(try_pin_init!(SmmuData {
+            // SAFETY: The registration is a field of the driver's device data,
+            // which the driver core drops on unbind; it is never leaked.
+            iommu <- unsafe { Registration::new(dev, &name, Ok::<_, Error>(Iommu { smmu })) },
+        }))
     }
 }
 
