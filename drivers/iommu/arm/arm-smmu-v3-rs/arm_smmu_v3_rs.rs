@@ -182,6 +182,16 @@ impl ArmSmmuV3 {
             // SAFETY: The registration is a field of the driver's device data,
             // which the driver core drops on unbind; it is never leaked.
             iommu <- unsafe { Registration::new(dev, &name, Ok::<_, Error>(Iommu { smmu })) },
+            _: {
+                // The devices present at boot are attached by now.
+                if !plat.coherent {
+                    dev_info!(
+                        dev,
+                        "non-coherent SMMU: {} cache maintenance operations on tables so far\n",
+                        table::CMOS.load(kernel::sync::atomic::Relaxed)
+                    );
+                }
+            },
         }))
     }
 }
