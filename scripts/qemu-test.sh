@@ -40,7 +40,8 @@ DISKS=(--disk vda=64 --disk nvme0=64)
 
 run --driver c --name c-dma --trace smmuv3_cmdq_opcode c-dma
 # Identity domains: ours, and C's with iommu.passthrough=1 as the reference.
-run --driver rs --name rs-identity --trace smmuv3_cmdq_opcode "${DISKS[@]}" identity
+run --driver rs --name rs-identity --trace smmuv3_cmdq_opcode "${DISKS[@]}" \
+	--append smmu_irqs=requested identity
 run --driver c --name c-identity --trace smmuv3_cmdq_opcode "${DISKS[@]}" \
 	--append iommu.passthrough=1 identity
 same_summary summary-match/nested c-identity rs-identity
@@ -72,7 +73,7 @@ same_summary summary-match/stage2 c-summary-s2 rs-identity-s2
 # Firmware variants of QEMU's device tree.
 dtbs=$CACHE/dtb
 mkdir -p "$dtbs"
-for v in noncoherent small-reg; do
+for v in noncoherent small-reg no-irqs; do
 	"$REPO/tools/testing/arm-smmu-v3-rs/make-dtb.sh" "$v" "$dtbs/$v.dtb" ||
 		echo "FAIL dtb/$v cannot make the device tree" | tee -a "$out"
 done
@@ -88,6 +89,9 @@ else
 	echo "FAIL noncoherent-cmos no CMOs counted" | tee -a "$out"
 fi
 run --driver rs --name rs-badreg --dtb "$dtbs/small-reg.dtb" rs-badreg
+# No interrupts in the DT: the driver works and says once what is lost.
+run --driver rs --name rs-noirqs --dtb "$dtbs/no-irqs.dtb" "${DISKS[@]}" \
+	--append smmu_irqs=none identity
 
 p=$(grep -c '^PASS ' "$out") f=$(grep -c '^FAIL ' "$out")
 echo "qemu: $p passed, $f failed"

@@ -16,11 +16,13 @@
 
 use kernel::{
     device::{Bound, Core, Device},
-    of, platform,
+    irq, of, platform,
     prelude::*,
+    sync::Arc,
 };
 
 mod cmdq;
+mod events;
 pub mod hw;
 #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
 mod hw_kunit;
@@ -35,6 +37,7 @@ mod strtab;
 #[allow(dead_code)]
 mod table;
 
+use events::{EventHandler, GerrorHandler};
 use hw::regs::{self, off, DecodeError, IdRegs, Platform};
 use iommu::Iommu;
 use kernel::{iommu::device::Registration, str::CString};
@@ -51,9 +54,12 @@ const Q_MAX_ORDER: u32 = kernel::bindings::MAX_PAGE_ORDER;
 /// The platform driver for `arm,smmu-v3` nodes.
 struct ArmSmmuV3;
 
-/// What the driver keeps while bound to an SMMU.
+/// What the driver keeps while bound to an SMMU. Fields drop in order:
+/// interrupts first, then the IOMMU registration, then the SMMU itself.
 #[pin_data]
 struct SmmuData<'bound> {
+    _evtq_irq: Option<Pin<KBox<irq::ThreadedRegistration<'bound, EventHandler<'bound>>>>>,
+    _gerror_irq: Option<Pin<KBox<irq::Registration<'bound, GerrorHandler<'bound>>>>>,
     /// The IOMMU registration, which owns the SMMU; dropping it releases
     /// every device, then disables the SMMU.
     #[pin]
@@ -177,8 +183,53 @@ impl ArmSmmuV3 {
         );
 
         let name = CString::try_from_fmt(fmt!("smmu3.{:#x}", request_start))?;
-        let smmu = Smmu::new(dev, regs, info, &plat)?;
+        let smmu = Arc::new(Smmu::new(dev, regs, info, &plat)?, GFP_KERNEL)?;
+        let evtq_irq = if pdev.optional_irq_by_name(c"eventq").is_ok() {
+            let handler = Ok::<_, Error>(EventHandler { smmu: smmu.clone() });
+            // SAFETY: The registration is kept in the driver's device data,
+            // which the driver core drops on unbind; it is never leaked.
+            let reg = unsafe {
+                pdev.request_threaded_irq_by_name(
+                    irq::Flags::ONESHOT,
+                    c"eventq",
+                    c"arm-smmu-v3-rs-evtq",
+                    handler,
+                )
+            };
+            Some(KBox::pin_init(reg, GFP_KERNEL)?)
+        } else {
+            None
+        };
+        let gerror_irq = if pdev.optional_irq_by_name(c"gerror").is_ok() {
+            let handler = Ok::<_, Error>(GerrorHandler { smmu: smmu.clone() });
+            // SAFETY: As for the event queue interrupt.
+            let reg = unsafe {
+                pdev.request_irq_by_name(
+                    irq::Flags::TRIGGER_NONE,
+                    c"gerror",
+                    c"arm-smmu-v3-rs-gerror",
+                    handler,
+                )
+            };
+            Some(KBox::pin_init(reg, GFP_KERNEL)?)
+        } else {
+            None
+        };
+        match (evtq_irq.is_some(), gerror_irq.is_some()) {
+            (true, true) => {}
+            (false, false) => dev_warn!(
+                dev,
+                "no eventq and gerror interrupts: events and global errors will not be reported\n"
+            ),
+            (false, true) => dev_warn!(dev, "no eventq interrupt: events will not be reported\n"),
+            (true, false) => dev_warn!(
+                dev,
+                "no gerror interrupt: global errors will not be reported\n"
+            ),
+        }
         Ok(try_pin_init!(SmmuData {
+            _evtq_irq: evtq_irq,
+            _gerror_irq: gerror_irq,
             // SAFETY: The registration is a field of the driver's device data,
             // which the driver core drops on unbind; it is never leaked.
             iommu <- unsafe { Registration::new(dev, &name, Ok::<_, Error>(Iommu { smmu })) },

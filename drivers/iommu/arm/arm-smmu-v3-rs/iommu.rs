@@ -11,6 +11,7 @@ use kernel::{
         ops::{Cap, DomainType, IommuOps, ReleaseDomain},
     },
     prelude::*,
+    sync::Arc,
 };
 
 /// A device behind the SMMU (`struct arm_smmu_master`).
@@ -20,7 +21,7 @@ pub(crate) struct Master {
 
 /// The IOMMU instance of one SMMU.
 pub(crate) struct Iommu<'a> {
-    pub(crate) smmu: Smmu<'a>,
+    pub(crate) smmu: Arc<Smmu<'a>>,
 }
 
 #[vtable]

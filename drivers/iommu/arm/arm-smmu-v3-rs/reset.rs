@@ -44,10 +44,9 @@ impl reset::ResetIo for ResetCtx<'_> {
     }
 
     fn setup_irqs(&mut self) {
-        dev_warn!(
-            self.dev,
-            "interrupts not used yet: events and global errors are not reported\n"
-        );
+        // The interrupt handlers need the finished `Smmu`, so probe requests
+        // them right after the reset; an edge raised in between stays
+        // pending until then.
     }
 
     fn log(&mut self, sev: Severity, msg: &'static str) {

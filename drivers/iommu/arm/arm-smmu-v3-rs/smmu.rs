@@ -5,8 +5,10 @@
 
 use crate::{
     cmdq::{Cmdq, POLL_TIMEOUT_US},
+    events::{EventQueue, RateLimit, EVT_QWORDS},
     hw::{
         cmd::Cmd,
+        queue::Queue,
         regs::{ctrl_off, gbpa, Features, Platform, SmmuInfo},
         reset::{gbpa_update_value, QueueConfig, ResetMemory, ResetOptions},
         ste::{Ste, SteCaps},
@@ -22,8 +24,6 @@ use kernel::{
     prelude::*,
 };
 
-/// Qwords per event-queue record.
-const EVT_QWORDS: usize = 4;
 /// Qwords per PRI-queue record.
 const PRI_QWORDS: usize = 2;
 
@@ -36,8 +36,9 @@ pub(crate) struct Smmu<'a> {
     pub(crate) coherent: bool,
     pub(crate) caps: SteCaps,
     cmdq: Pin<KBox<Cmdq>>,
-    // The SMMU writes these; the driver does not read them yet (no IRQs).
-    _evtq: Coherent<[u64]>,
+    pub(crate) evtq: EventQueue,
+    pub(crate) ratelimit: Pin<KBox<RateLimit>>,
+    // The SMMU writes PRI requests here; they are not handled yet.
     _priq: Option<Coherent<[u64]>>,
     pub(crate) strtab: Pin<KBox<StreamTable>>,
 }
@@ -62,6 +63,10 @@ impl<'a> Smmu<'a> {
             (1usize << info.evtq_shift) * EVT_QWORDS,
             GFP_KERNEL,
         )?;
+        let evtq = EventQueue {
+            mem: evtq,
+            q: Queue::new(info.evtq_shift).ok_or(EINVAL)?,
+        };
         let priq = if info.features.contains(Features::PRI) {
             Some(Coherent::<u64>::zeroed_slice(
                 dev,
@@ -78,7 +83,7 @@ impl<'a> Smmu<'a> {
         let mem = ResetMemory {
             cmdq: cmdq.config(),
             evtq: QueueConfig {
-                dma: evtq.dma_address(),
+                dma: evtq.mem.dma_address(),
                 shift: info.evtq_shift,
             },
             priq: priq.as_ref().map(|q| QueueConfig {
@@ -99,7 +104,8 @@ impl<'a> Smmu<'a> {
             coherent: plat.coherent,
             caps: SteCaps::from_features(info.features),
             cmdq,
-            _evtq: evtq,
+            evtq,
+            ratelimit: KBox::pin_init(RateLimit::new(), GFP_KERNEL)?,
             _priq: priq,
             strtab,
         };
@@ -126,6 +132,11 @@ impl<'a> Smmu<'a> {
             self.strtab.write(sid, ste, self)?;
         }
         Ok(())
+    }
+
+    /// The SMMU's registers.
+    pub(crate) fn regs(&self) -> &Regs<'a> {
+        &self.regs
     }
 
     /// Whether `sid` fits the SMMU's StreamID width.

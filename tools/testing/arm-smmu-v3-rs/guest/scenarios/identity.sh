@@ -27,4 +27,16 @@ done | sort | tr '\n' ' ')
 echo "SMMUTEST GROUPS $groups"
 n=$(ls /sys/bus/pci/devices | wc -l)
 expect_eq groups.all_pci "$n" "$(echo $groups | wc -w)"
+# smmu_irqs=requested|none: the Rust driver's interrupt lines as expected.
+case "$(arg smmu_irqs)" in
+requested)
+	irqs=$(grep -oE 'arm-smmu-v3-rs-(evtq|gerror)' /proc/interrupts | sort | paste -sd' ')
+	expect_eq irqs "arm-smmu-v3-rs-evtq arm-smmu-v3-rs-gerror" "$irqs"
+	;;
+none)
+	warns=$(dmesg | grep -c 'events and global errors will not be reported')
+	expect_eq irqs.warned_once 1 "$warns"
+	expect_eq irqs.none "" "$(grep -oE 'arm-smmu-v3-rs-[a-z]+' /proc/interrupts)"
+	;;
+esac
 no_kernel_splat log
