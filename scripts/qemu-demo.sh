@@ -18,5 +18,5 @@ echo "qemu: booting with the $driver driver (serial log: $log)"
 "$REPO/tools/testing/arm-smmu-v3-rs/qemu-run.sh" --driver "$driver" --name demo --log "$log" "${extra[@]}" "$scenario"
 rc=$?
 echo "--- from the kernel log:"
-tr -d '\r' <"$log" | grep -E 'arm[-_]smmu[-_]v3|iommu|deferred probe|virtio_blk|nvme' | grep -v SMMUTEST | head -20
+tr -d '\r' <"$log" | grep -E 'arm[-_]smmu[-_]v3|iommu|deferred probe|virtio_blk|nvme' | grep -v 'command line' | grep -v SMMUTEST | head -20
 exit $rc
