@@ -8,7 +8,10 @@
 //! CMDQ_CONS.ERR) are handled as the C driver does: an illegal command is
 //! logged and replaced by a CMD_SYNC, a fetch abort is retried, then the
 //! error is acknowledged so the queue moves on. Nothing waits forever: every
-//! wait gives up after [`POLL_TIMEOUT_US`] with `ETIMEDOUT`.
+//! wait gives up after the queue's timeout with `ETIMEDOUT`.
+//!
+//! The queue reaches memory and registers through [`QueueMem`] and
+//! [`CmdqRegs`], so KUnit drives it against a simulated consumer.
 
 use crate::{
     hw::{
@@ -23,22 +26,79 @@ use crate::{
 use kernel::{
     device::{Bound, Device},
     dma::Coherent,
-    io::io_write,
+    io::{io_read, io_write},
     prelude::*,
     sync::{new_spinlock, SpinLock},
+    time::{delay::udelay, Delta},
 };
 
 /// How long any wait on the SMMU may take (`ARM_SMMU_POLL_TIMEOUT_US`).
 pub(crate) const POLL_TIMEOUT_US: usize = 1_000_000;
 
 /// Qwords per command.
-const CMD_QWORDS: usize = 2;
+pub(crate) const CMD_QWORDS: usize = 2;
+
+/// Memory of a queue the SMMU reads: 64-bit single-copy-atomic accesses.
+pub(crate) trait QueueMem: Send + Sync {
+    /// Reads qword `idx`.
+    fn read(&self, idx: usize) -> Result<u64>;
+    /// Writes qword `idx`.
+    fn write(&self, idx: usize, val: u64) -> Result;
+    /// The address the SMMU uses.
+    fn dma(&self) -> u64;
+}
+
+impl QueueMem for Coherent<[u64]> {
+    fn read(&self, idx: usize) -> Result<u64> {
+        Ok(io_read!(self, [try: idx]))
+    }
+
+    fn write(&self, idx: usize, val: u64) -> Result {
+        io_write!(self, [try: idx], val);
+        Ok(())
+    }
+
+    fn dma(&self) -> u64 {
+        self.dma_address()
+    }
+}
+
+/// The registers the command queue uses.
+pub(crate) trait CmdqRegs {
+    /// CMDQ_CONS, raw (with the ERR field).
+    fn cons(&self) -> u32;
+    /// Writes CMDQ_PROD (ordered after the stores to the queue).
+    fn set_prod(&self, prod: u32);
+    /// GERROR and GERRORN.
+    fn gerror(&self) -> (u32, u32);
+    /// Writes GERRORN.
+    fn set_gerrorn(&self, val: u32);
+}
+
+impl CmdqRegs for Regs<'_> {
+    fn cons(&self) -> u32 {
+        self.read32(off::CMDQ_CONS)
+    }
+
+    fn set_prod(&self, prod: u32) {
+        // writel orders the CPU's earlier stores to the queue before PROD.
+        self.write32(off::CMDQ_PROD, prod)
+    }
+
+    fn gerror(&self) -> (u32, u32) {
+        (self.read32(off::GERROR), self.read32(off::GERRORN))
+    }
+
+    fn set_gerrorn(&self, val: u32) {
+        self.write32(off::GERRORN, val)
+    }
+}
 
 /// The producer's view of the queue.
 struct Producer {
     /// Next free entry, with the wrap bit.
     prod: u32,
-    /// Commands written so far (all SMMUs of this driver), for tests.
+    /// Commands written so far.
     issued: u64,
     /// CMD_SYNCs written so far.
     syncs: u64,
@@ -46,9 +106,11 @@ struct Producer {
 
 /// A command queue.
 #[pin_data]
-pub(crate) struct Cmdq {
-    mem: Coherent<[u64]>,
+pub(crate) struct Cmdq<M: QueueMem = Coherent<[u64]>> {
+    mem: M,
     q: Queue,
+    /// Polls (about one microsecond each) before a wait gives up.
+    timeout_us: usize,
     #[pin]
     producer: SpinLock<Producer>,
 }
@@ -59,17 +121,25 @@ impl Cmdq {
         let q = Queue::new(shift).ok_or(EINVAL)?;
         let mem =
             Coherent::<u64>::zeroed_slice(dev, (q.entries() as usize) * CMD_QWORDS, GFP_KERNEL)?;
-        Ok(try_pin_init!(Self {
+        Ok(Self::with_mem(mem, q, POLL_TIMEOUT_US))
+    }
+}
+
+impl<M: QueueMem> Cmdq<M> {
+    /// A queue `q` in `mem`, whose waits give up after `timeout_us` polls.
+    pub(crate) fn with_mem(mem: M, q: Queue, timeout_us: usize) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
             mem,
             q,
+            timeout_us,
             producer <- new_spinlock!(Producer { prod: 0, issued: 0, syncs: 0 }),
-        }))
+        })
     }
 
     /// What the reset programs into CMDQ_BASE.
     pub(crate) fn config(&self) -> QueueConfig {
         QueueConfig {
-            dma: self.mem.dma_address(),
+            dma: self.mem.dma(),
             shift: self.q.shift(),
         }
     }
@@ -80,37 +150,35 @@ impl Cmdq {
         (p.issued, p.syncs)
     }
 
-    fn cons(&self, regs: &Regs<'_>) -> u32 {
-        regs.read32(off::CMDQ_CONS) & ((2 << self.q.shift()) - 1)
+    fn ptr(&self, raw: u32) -> u32 {
+        raw & ((2 << self.q.shift()) - 1)
     }
 
     fn write_cmd(&self, p: u32, cmd: &Cmd) -> Result {
         let base = self.q.idx(p) as usize * CMD_QWORDS;
         let words = cmd.encode();
-        io_write!(&self.mem, [try: base], words[0]);
-        io_write!(&self.mem, [try: base + 1], words[1]);
-        Ok(())
+        self.mem.write(base, words[0])?;
+        self.mem.write(base + 1, words[1])
     }
 
     /// Issues `cmds` in order and, if `sync`, a CMD_SYNC, waiting until the
     /// SMMU has consumed it (and so completed every command before it).
-    pub(crate) fn issue(&self, regs: &Regs<'_>, cmds: &[Cmd], sync: bool) -> Result {
+    /// Batches larger than the free space go in as the SMMU makes room.
+    pub(crate) fn issue(&self, regs: &impl CmdqRegs, cmds: &[Cmd], sync: bool) -> Result {
         let mut p = self.producer.lock();
         let mut rest = cmds;
         while !rest.is_empty() || sync {
-            // Room for what is left, plus the CMD_SYNC, or what fits.
-            let want = rest.len() + usize::from(sync);
             let cons = self.wait_for_space(regs, p.prod)?;
             let room = self.q.space(p.prod, cons) as usize;
-            let n = want.min(room);
-            let (now, later) = rest.split_at(n.min(rest.len()));
+            let (now, later) = rest.split_at(room.min(rest.len()));
             for cmd in now {
                 self.write_cmd(p.prod, cmd)?;
                 p.prod = self.q.inc_prod_n(p.prod, 1);
                 p.issued += 1;
             }
             rest = later;
-            let sync_at = if rest.is_empty() && sync && n > now.len() {
+            // The CMD_SYNC goes in once everything before it is in.
+            let sync_at = if rest.is_empty() && sync && room > now.len() {
                 let at = p.prod;
                 self.write_cmd(at, &Cmd::Sync { cs: SyncCs::None })?;
                 p.prod = self.q.inc_prod_n(p.prod, 1);
@@ -119,8 +187,7 @@ impl Cmdq {
             } else {
                 None
             };
-            // writel orders the stores above before the SMMU sees PROD.
-            regs.write32(off::CMDQ_PROD, p.prod);
+            regs.set_prod(p.prod);
             if let Some(at) = sync_at {
                 return self.wait_for_sync(regs, at);
             }
@@ -129,44 +196,44 @@ impl Cmdq {
     }
 
     /// Waits until the queue has room for at least one command; returns CONS.
-    fn wait_for_space(&self, regs: &Regs<'_>, prod: u32) -> Result<u32> {
-        for _ in 0..POLL_TIMEOUT_US {
-            let cons = self.cons(regs);
+    fn wait_for_space(&self, regs: &impl CmdqRegs, prod: u32) -> Result<u32> {
+        for _ in 0..self.timeout_us {
+            let cons = self.ptr(regs.cons());
             if self.q.space(prod, cons) > 0 {
                 return Ok(cons);
             }
             self.handle_error(regs)?;
-            kernel::time::delay::udelay(kernel::time::Delta::from_micros(1));
+            udelay(Delta::from_micros(1));
         }
         pr_err!("arm-smmu-v3-rs: command queue full and not draining\n");
         Err(ETIMEDOUT)
     }
 
     /// Waits until CONS has passed the CMD_SYNC at `at`.
-    fn wait_for_sync(&self, regs: &Regs<'_>, at: u32) -> Result {
-        for _ in 0..POLL_TIMEOUT_US {
-            if self.q.consumed(self.cons(regs), at) {
+    fn wait_for_sync(&self, regs: &impl CmdqRegs, at: u32) -> Result {
+        for _ in 0..self.timeout_us {
+            if self.q.consumed(self.ptr(regs.cons()), at) {
                 return Ok(());
             }
             self.handle_error(regs)?;
-            kernel::time::delay::udelay(kernel::time::Delta::from_micros(1));
+            udelay(Delta::from_micros(1));
         }
         pr_err!(
             "arm-smmu-v3-rs: CMD_SYNC timeout at prod {:#x}, cons {:#x}\n",
             at,
-            self.cons(regs)
+            regs.cons()
         );
         Err(ETIMEDOUT)
     }
 
     /// Handles a command error the SMMU reported, if any, so the queue
     /// moves on (`arm_smmu_cmdq_skip_err()` and the GERROR acknowledge).
-    fn handle_error(&self, regs: &Regs<'_>) -> Result {
-        let g = Gerror::new(regs.read32(off::GERROR), regs.read32(off::GERRORN));
-        if !g.contains(GerrorBit::Cmdq) {
+    fn handle_error(&self, regs: &impl CmdqRegs) -> Result {
+        let (gerror, gerrorn) = regs.gerror();
+        if !Gerror::new(gerror, gerrorn).contains(GerrorBit::Cmdq) {
             return Ok(());
         }
-        let cons = regs.read32(off::CMDQ_CONS);
+        let cons = regs.cons();
         let err = CmdqError::from_cons(cons);
         pr_err!(
             "arm-smmu-v3-rs: CMDQ error (cons {:#010x}): {}\n",
@@ -174,22 +241,216 @@ impl Cmdq {
             err.message()
         );
         if err.action() == CmdqErrAction::Skip {
-            let at = cons & ((2 << self.q.shift()) - 1);
+            let at = self.ptr(cons);
             let base = self.q.idx(at) as usize * CMD_QWORDS;
-            let bad = [
-                kernel::io::io_read!(&self.mem, [try: base]),
-                kernel::io::io_read!(&self.mem, [try: base + 1]),
-            ];
             pr_err!(
                 "arm-smmu-v3-rs: skipping command: {:#018x} {:#018x}\n",
-                bad[0],
-                bad[1]
+                self.mem.read(base)?,
+                self.mem.read(base + 1)?
             );
             self.write_cmd(at, &CmdqError::replacement(true))?;
         }
         // Acknowledge CMDQ_ERR only; other errors belong to the GERROR handler.
-        let gerrorn = regs.read32(off::GERRORN) ^ GerrorBit::Cmdq.mask();
-        regs.write32(off::GERRORN, gerrorn);
+        regs.set_gerrorn(gerrorn ^ GerrorBit::Cmdq.mask());
+        Ok(())
+    }
+}
+
+#[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
+#[kunit_tests(arm_smmu_v3_rs_cmdq)]
+mod tests {
+    use super::*;
+    use crate::{
+        hw::{cmd::Opcode, regs::cmdq_cons},
+        table::TableMem,
+    };
+    use core::cell::{Cell, RefCell};
+
+    impl QueueMem for &TableMem {
+        fn read(&self, idx: usize) -> Result<u64> {
+            TableMem::read(self, idx)
+        }
+
+        fn write(&self, idx: usize, val: u64) -> Result {
+            TableMem::write(self, idx, val)
+        }
+
+        fn dma(&self) -> u64 {
+            self.phys()
+        }
+    }
+
+    impl QueueMem for TableMem {
+        fn read(&self, idx: usize) -> Result<u64> {
+            TableMem::read(self, idx)
+        }
+
+        fn write(&self, idx: usize, val: u64) -> Result {
+            TableMem::write(self, idx, val)
+        }
+
+        fn dma(&self) -> u64 {
+            self.phys()
+        }
+    }
+
+    /// An SMMU consuming at most `rate` commands per read of CONS, logging
+    /// each opcode; it stops with CERROR_ILL at an opcode it is told to
+    /// refuse, until the driver replaces the command and acknowledges.
+    struct FakeSmmu<'a> {
+        mem: &'a TableMem,
+        q: Queue,
+        rate: u32,
+        prod: Cell<u32>,
+        cons: Cell<u32>,
+        err: Cell<bool>,
+        gerror: Cell<u32>,
+        gerrorn: Cell<u32>,
+        refuse: Option<u8>,
+        seen: RefCell<KVec<u8>>,
+    }
+
+    impl<'a> FakeSmmu<'a> {
+        fn new(mem: &'a TableMem, q: Queue, rate: u32, refuse: Option<u8>) -> Self {
+            Self {
+                mem,
+                q,
+                rate,
+                prod: Cell::new(0),
+                cons: Cell::new(0),
+                err: Cell::new(false),
+                gerror: Cell::new(0),
+                gerrorn: Cell::new(0),
+                refuse,
+                seen: RefCell::new(KVec::new()),
+            }
+        }
+
+        fn consume(&self) {
+            for _ in 0..self.rate {
+                let (prod, cons) = (self.prod.get(), self.cons.get());
+                if self.err.get() || self.q.empty(prod, cons) {
+                    return;
+                }
+                let w0 = self
+                    .mem
+                    .read(self.q.idx(cons) as usize * CMD_QWORDS)
+                    .unwrap_or(0);
+                let op = (w0 & 0xff) as u8;
+                if Some(op) == self.refuse {
+                    self.err.set(true);
+                    self.gerror.set(self.gerror.get() ^ GerrorBit::Cmdq.mask());
+                    return;
+                }
+                let _ = self.seen.borrow_mut().push(op, GFP_KERNEL);
+                self.cons.set(self.q.inc_cons(cons));
+            }
+        }
+    }
+
+    impl CmdqRegs for FakeSmmu<'_> {
+        fn cons(&self) -> u32 {
+            self.consume();
+            let err = if self.err.get() {
+                cmdq_cons::CERROR_ILL as u32
+            } else {
+                0
+            };
+            self.cons.get() | (err << 24)
+        }
+
+        fn set_prod(&self, prod: u32) {
+            self.prod.set(prod);
+        }
+
+        fn gerror(&self) -> (u32, u32) {
+            (self.gerror.get(), self.gerrorn.get())
+        }
+
+        fn set_gerrorn(&self, val: u32) {
+            self.gerrorn.set(val);
+            // Acknowledged: the SMMU retries the (replaced) command.
+            self.err.set(false);
+        }
+    }
+
+    fn queue(shift: u32) -> Result<(TableMem, Queue)> {
+        let q = Queue::new(shift).ok_or(EINVAL)?;
+        Ok((
+            TableMem::alloc_coherent_for_test(q.entries() as usize * CMD_QWORDS * 8)?,
+            q,
+        ))
+    }
+
+    fn tlbi(asid: u16) -> Cmd {
+        Cmd::TlbiNhAsid { asid, vmid: 0 }
+    }
+
+    #[test]
+    fn batch_larger_than_queue_wraps() -> Result {
+        let (mem, q) = queue(3)?; // 8 entries
+        let fake = FakeSmmu::new(&mem, q, 3, None);
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000), GFP_KERNEL)?;
+        let cmds: KVec<Cmd> = {
+            let mut v = KVec::new();
+            for i in 0..20 {
+                v.push(tlbi(i), GFP_KERNEL)?;
+            }
+            v
+        };
+        cmdq.issue(&fake, &cmds, true)?;
+        let seen = fake.seen.borrow();
+        assert_eq!(seen.len(), 21);
+        for op in &seen[..20] {
+            assert_eq!(*op, Opcode::TlbiNhAsid as u8);
+        }
+        assert_eq!(seen[20], Opcode::Sync as u8);
+        assert_eq!(cmdq.counts(), (20, 1));
+        // 21 entries into 8: PROD wrapped twice (wrap bit back to 0), idx 5.
+        assert_eq!(fake.prod.get(), 21 % 16);
+        Ok(())
+    }
+
+    #[test]
+    fn sync_waits_for_consumption() -> Result {
+        let (mem, q) = queue(4)?;
+        // One command per CONS read: the sync must poll until it is passed.
+        let fake = FakeSmmu::new(&mem, q, 1, None);
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000), GFP_KERNEL)?;
+        cmdq.issue(&fake, &[tlbi(1), tlbi(2), tlbi(3)], true)?;
+        assert_eq!(fake.seen.borrow().len(), 4);
+        assert!(fake.q.empty(fake.prod.get(), fake.cons.get()));
+        Ok(())
+    }
+
+    #[test]
+    fn stuck_smmu_times_out() -> Result {
+        let (mem, q) = queue(2)?;
+        let fake = FakeSmmu::new(&mem, q, 0, None);
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100), GFP_KERNEL)?;
+        assert_eq!(cmdq.issue(&fake, &[tlbi(1)], true).err(), Some(ETIMEDOUT));
+        Ok(())
+    }
+
+    #[test]
+    fn illegal_command_is_skipped() -> Result {
+        let (mem, q) = queue(3)?;
+        let fake = FakeSmmu::new(&mem, q, 8, Some(Opcode::CfgiSteRange as u8));
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000), GFP_KERNEL)?;
+        cmdq.issue(&fake, &[tlbi(1), Cmd::CfgiAll, tlbi(2)], true)?;
+        let seen = fake.seen.borrow();
+        // The refused CFGI_ALL became a CMD_SYNC; the rest went through.
+        assert_eq!(
+            &seen[..],
+            &[
+                Opcode::TlbiNhAsid as u8,
+                Opcode::Sync as u8,
+                Opcode::TlbiNhAsid as u8,
+                Opcode::Sync as u8
+            ]
+        );
+        // The error was acknowledged.
+        assert_eq!(fake.gerror.get(), fake.gerrorn.get());
         Ok(())
     }
 }
