@@ -89,6 +89,8 @@ else
 	echo "FAIL noncoherent-cmos no CMOs counted" | tee -a "$out"
 fi
 run --driver rs --name rs-badreg --dtb "$dtbs/small-reg.dtb" rs-badreg
+# The IOMMU cannot be unbound by hand under its devices (as C).
+run --driver rs --name rs-unbind rs-unbind
 # No interrupts in the DT: the driver works and says once what is lost.
 run --driver rs --name rs-noirqs --dtb "$dtbs/no-irqs.dtb" "${DISKS[@]}" \
 	--append smmu_irqs=none identity

@@ -113,6 +113,8 @@ impl platform::Driver for ArmSmmuV3 {
     type IdInfo = ();
     type Data<'bound> = SmmuData<'bound>;
     const OF_ID_TABLE: Option<of::IdTable<Self::IdInfo>> = Some(&OF_TABLE);
+    // As the C driver: the IOMMU cannot go away under devices using it.
+    const SUPPRESS_BIND_ATTRS: bool = true;
 
     fn probe<'bound>(
         pdev: &'bound platform::Device<Core<'_>>,
