@@ -195,35 +195,42 @@ impl<M: QueueMem> Cmdq<M> {
         Ok(())
     }
 
-    /// Waits until the queue has room for at least one command; returns CONS.
-    fn wait_for_space(&self, regs: &impl CmdqRegs, prod: u32) -> Result<u32> {
+    /// Polls CONS until `done(cons)` holds, handling command errors the
+    /// SMMU reports meanwhile; returns CONS, or `ETIMEDOUT` after the
+    /// queue's timeout with a message naming `what` was awaited.
+    fn wait(
+        &self,
+        regs: &impl CmdqRegs,
+        what: &str,
+        mut done: impl FnMut(u32) -> bool,
+    ) -> Result<u32> {
         for _ in 0..self.timeout_us {
             let cons = self.ptr(regs.cons());
-            if self.q.space(prod, cons) > 0 {
+            if done(cons) {
                 return Ok(cons);
             }
             self.handle_error(regs)?;
             udelay(Delta::from_micros(1));
         }
-        pr_err!("arm-smmu-v3-rs: command queue full and not draining\n");
+        pr_err!(
+            "arm-smmu-v3-rs: timeout waiting for {} (CMDQ_CONS {:#x})\n",
+            what,
+            regs.cons()
+        );
         Err(ETIMEDOUT)
+    }
+
+    /// Waits until the queue has room for at least one command; returns CONS.
+    fn wait_for_space(&self, regs: &impl CmdqRegs, prod: u32) -> Result<u32> {
+        self.wait(regs, "command queue space", |cons| {
+            self.q.space(prod, cons) > 0
+        })
     }
 
     /// Waits until CONS has passed the CMD_SYNC at `at`.
     fn wait_for_sync(&self, regs: &impl CmdqRegs, at: u32) -> Result {
-        for _ in 0..self.timeout_us {
-            if self.q.consumed(self.ptr(regs.cons()), at) {
-                return Ok(());
-            }
-            self.handle_error(regs)?;
-            udelay(Delta::from_micros(1));
-        }
-        pr_err!(
-            "arm-smmu-v3-rs: CMD_SYNC timeout at prod {:#x}, cons {:#x}\n",
-            at,
-            regs.cons()
-        );
-        Err(ETIMEDOUT)
+        self.wait(regs, "CMD_SYNC", |cons| self.q.consumed(cons, at))
+            .map(|_| ())
     }
 
     /// Handles a command error the SMMU reported, if any, so the queue
