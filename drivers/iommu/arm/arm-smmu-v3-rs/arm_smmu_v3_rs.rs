@@ -37,7 +37,7 @@ mod strtab;
 #[allow(dead_code)]
 mod table;
 
-use events::{EventHandler, GerrorHandler};
+use events::{EventHandler, GerrorHandler, PriHandler};
 use hw::regs::{self, off, DecodeError, IdRegs, Platform};
 use iommu::Iommu;
 use kernel::{iommu::device::Registration, str::CString};
@@ -60,6 +60,7 @@ struct ArmSmmuV3;
 struct SmmuData<'bound> {
     _evtq_irq: Option<Pin<KBox<irq::ThreadedRegistration<'bound, EventHandler<'bound>>>>>,
     _gerror_irq: Option<Pin<KBox<irq::Registration<'bound, GerrorHandler<'bound>>>>>,
+    _priq_irq: Option<Pin<KBox<irq::ThreadedRegistration<'bound, PriHandler<'bound>>>>>,
     /// The IOMMU registration, which owns the SMMU; dropping it releases
     /// every device, then disables the SMMU.
     #[pin]
@@ -217,6 +218,27 @@ impl ArmSmmuV3 {
         } else {
             None
         };
+        let priq_irq = if smmu.priq.is_some() && pdev.optional_irq_by_name(c"priq").is_ok() {
+            let handler = Ok::<_, Error>(PriHandler { smmu: smmu.clone() });
+            // SAFETY: As for the event queue interrupt.
+            let reg = unsafe {
+                pdev.request_threaded_irq_by_name(
+                    irq::Flags::ONESHOT,
+                    c"priq",
+                    c"arm-smmu-v3-rs-priq",
+                    handler,
+                )
+            };
+            Some(KBox::pin_init(reg, GFP_KERNEL)?)
+        } else {
+            if smmu.priq.is_some() {
+                dev_warn!(
+                    dev,
+                    "no priq interrupt: PRI requests will not be answered\n"
+                );
+            }
+            None
+        };
         match (evtq_irq.is_some(), gerror_irq.is_some()) {
             (true, true) => {}
             (false, false) => dev_warn!(
@@ -232,6 +254,7 @@ impl ArmSmmuV3 {
         Ok(try_pin_init!(SmmuData {
             _evtq_irq: evtq_irq,
             _gerror_irq: gerror_irq,
+            _priq_irq: priq_irq,
             // SAFETY: The registration is a field of the driver's device data,
             // which the driver core drops on unbind; it is never leaked.
             iommu <- unsafe { Registration::new(dev, &name, Ok::<_, Error>(Iommu { smmu })) },

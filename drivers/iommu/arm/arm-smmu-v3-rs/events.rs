@@ -9,6 +9,7 @@
 use crate::{
     hw::{
         event::{Event, Gerror, GerrorBit, Severity},
+        pri::{PageRequest, PRIQ_QWORDS},
         queue::Queue,
         regs::ctrl_off as off,
     },
@@ -61,26 +62,97 @@ impl RateLimit {
     }
 }
 
-/// Qwords per event record.
-pub(crate) const EVT_QWORDS: usize = 4;
-
-/// The event queue's consumer side.
-pub(crate) struct EventQueue {
+/// A queue the SMMU produces into and the driver consumes: events, PRI
+/// requests. PROD and CONS live in register page 1.
+pub(crate) struct InQueue {
     pub(crate) mem: kernel::dma::Coherent<[u64]>,
     pub(crate) q: Queue,
+    prod_off: usize,
+    cons_off: usize,
+    name: &'static str,
 }
 
-impl EventQueue {
+impl InQueue {
+    /// The event queue in `mem`.
+    pub(crate) fn events(mem: kernel::dma::Coherent<[u64]>, q: Queue) -> Self {
+        Self {
+            mem,
+            q,
+            prod_off: off::EVTQ_PROD,
+            cons_off: off::EVTQ_CONS,
+            name: "EVTQ",
+        }
+    }
+
+    /// The PRI queue in `mem`.
+    pub(crate) fn pri(mem: kernel::dma::Coherent<[u64]>, q: Queue) -> Self {
+        Self {
+            mem,
+            q,
+            prod_off: off::PRIQ_PROD,
+            cons_off: off::PRIQ_CONS,
+            name: "PRIQ",
+        }
+    }
+
     /// The record at index `idx`, read with single-copy-atomic loads.
-    fn record(&self, idx: u32) -> Result<[u64; EVT_QWORDS]> {
-        let base = idx as usize * EVT_QWORDS;
-        let mut raw = [0u64; EVT_QWORDS];
+    fn record<const N: usize>(&self, idx: u32) -> Result<[u64; N]> {
+        let base = idx as usize * N;
+        let mut raw = [0u64; N];
         for (i, w) in raw.iter_mut().enumerate() {
             *w = io_read!(&self.mem, [try: base + i]);
         }
         Ok(raw)
     }
+
+    /// Hands every record to `f` and tells the SMMU they are consumed, until
+    /// the queue is empty; reports an overflow (`arm_smmu_evtq_thread()`).
+    /// Only one thread may drain a queue (its oneshot interrupt thread).
+    fn drain<const N: usize>(&self, smmu: &Smmu<'_>, mut f: impl FnMut(&[u64; N])) {
+        let (regs, q) = (smmu.regs(), self.q);
+        let mut cons = regs.read32(self.cons_off);
+        loop {
+            let prod = regs.read32(self.prod_off);
+            if q.empty(prod, cons) {
+                if let Some(c) = q.sync_cons_ovf(prod, cons) {
+                    dev_err!(
+                        smmu.dev,
+                        "{} overflow detected -- records lost\n",
+                        self.name
+                    );
+                    cons = c;
+                    regs.write32(self.cons_off, cons);
+                }
+                return;
+            }
+            while !q.empty(prod, cons) {
+                match self.record::<N>(q.idx(cons)) {
+                    Ok(raw) => f(&raw),
+                    Err(e) => dev_err!(smmu.dev, "bad {} index: {:?}\n", self.name, e),
+                }
+                cons = q.inc_cons(cons) | Queue::ovf(cons);
+            }
+            // Tell the SMMU the records are consumed before looking again.
+            regs.write32(self.cons_off, cons);
+        }
+    }
 }
+
+/// Handles the PRI queue interrupt: no page request is serviced yet, so
+/// each is logged and its group denied.
+pub(crate) struct PriHandler<'a> {
+    pub(crate) smmu: Arc<Smmu<'a>>,
+}
+
+impl irq::ThreadedHandler for PriHandler<'_> {
+    fn handle_threaded(&self) -> IrqReturn {
+        self.smmu.drain_pri();
+        IrqReturn::Handled
+    }
+}
+
+/// Qwords per event record.
+pub(crate) const EVT_QWORDS: usize = 4;
 
 /// Handles the event queue interrupt: drains and logs every record.
 pub(crate) struct EventHandler<'a> {
@@ -110,32 +182,31 @@ impl irq::Handler for GerrorHandler<'_> {
 }
 
 impl Smmu<'_> {
-    /// Consumes every event record (`arm_smmu_evtq_thread()`); only ever
-    /// called from the event interrupt's thread.
+    /// Consumes every event record (`arm_smmu_evtq_thread()`).
     pub(crate) fn drain_events(&self) {
-        let evtq = &self.evtq;
-        let q = evtq.q;
-        let mut cons = self.regs().read32(off::EVTQ_CONS);
-        loop {
-            let prod = self.regs().read32(off::EVTQ_PROD);
-            if q.empty(prod, cons) {
-                if let Some(c) = q.sync_cons_ovf(prod, cons) {
-                    dev_err!(self.dev, "EVTQ overflow detected -- events lost\n");
-                    cons = c;
-                    self.regs().write32(off::EVTQ_CONS, cons);
+        self.evtq
+            .drain::<EVT_QWORDS>(self, |raw| self.report_event(&Event::decode(raw)));
+    }
+
+    /// Consumes every PRI request (`arm_smmu_priq_thread()`): logs it as
+    /// unexpected and denies its group once the group's last request is in.
+    pub(crate) fn drain_pri(&self) {
+        let Some(priq) = &self.priq else {
+            return;
+        };
+        priq.drain::<PRIQ_QWORDS>(self, |raw| {
+            let req = PageRequest::decode(raw);
+            dev_info!(
+                self.dev,
+                "unexpected PRI request received: {}\n",
+                format_args!("{}", req)
+            );
+            if let Some(resp) = req.response() {
+                if let Err(e) = self.issue(&[resp], false) {
+                    dev_err!(self.dev, "PRI response failed: {:?}\n", e);
                 }
-                return;
             }
-            while !q.empty(prod, cons) {
-                match evtq.record(q.idx(cons)) {
-                    Ok(raw) => self.report_event(&Event::decode(&raw)),
-                    Err(e) => dev_err!(self.dev, "bad event queue index: {:?}\n", e),
-                }
-                cons = q.inc_cons(cons) | Queue::ovf(cons);
-            }
-            // Tell the SMMU the records are consumed before looking again.
-            self.regs().write32(off::EVTQ_CONS, cons);
-        }
+        });
     }
 
     fn report_event(&self, ev: &Event) {

@@ -419,4 +419,14 @@ mod tests {
     fn reset_fake_smmu_timeouts() -> Result<(), Failure> {
         run(crate::hw::reset::tests::reset_fake_smmu_timeouts())
     }
+
+    #[test]
+    fn pri_known_answers() -> Result<(), Failure> {
+        run(crate::hw::pri::tests::pri_known_answers())
+    }
+
+    #[test]
+    fn pri_not_last_no_response() -> Result<(), Failure> {
+        run(crate::hw::pri::tests::pri_not_last_no_response())
+    }
 }

@@ -5,9 +5,10 @@
 
 use crate::{
     cmdq::{Cmdq, POLL_TIMEOUT_US},
-    events::{EventQueue, RateLimit, EVT_QWORDS},
+    events::{InQueue, RateLimit, EVT_QWORDS},
     hw::{
         cmd::Cmd,
+        pri::PRIQ_QWORDS,
         queue::Queue,
         regs::{ctrl_off, gbpa, Features, Platform, SmmuInfo},
         reset::{gbpa_update_value, QueueConfig, ResetMemory, ResetOptions},
@@ -24,9 +25,6 @@ use kernel::{
     prelude::*,
 };
 
-/// Qwords per PRI-queue record.
-const PRI_QWORDS: usize = 2;
-
 /// An SMMU, enabled, with every StreamID aborting until a device attaches.
 ///
 /// Lives for the binding of the SMMU's platform device (`'a`).
@@ -36,10 +34,9 @@ pub(crate) struct Smmu<'a> {
     pub(crate) coherent: bool,
     pub(crate) caps: SteCaps,
     cmdq: Pin<KBox<Cmdq>>,
-    pub(crate) evtq: EventQueue,
+    pub(crate) evtq: InQueue,
+    pub(crate) priq: Option<InQueue>,
     pub(crate) ratelimit: Pin<KBox<RateLimit>>,
-    // The SMMU writes PRI requests here; they are not handled yet.
-    _priq: Option<Coherent<[u64]>>,
     pub(crate) strtab: Pin<KBox<StreamTable>>,
 }
 
@@ -63,16 +60,17 @@ impl<'a> Smmu<'a> {
             (1usize << info.evtq_shift) * EVT_QWORDS,
             GFP_KERNEL,
         )?;
-        let evtq = EventQueue {
-            mem: evtq,
-            q: Queue::new(info.evtq_shift).ok_or(EINVAL)?,
-        };
+        let evtq = InQueue::events(evtq, Queue::new(info.evtq_shift).ok_or(EINVAL)?);
         let priq = if info.features.contains(Features::PRI) {
-            Some(Coherent::<u64>::zeroed_slice(
+            let mem = Coherent::<u64>::zeroed_slice(
                 dev,
-                (1usize << info.priq_shift) * PRI_QWORDS,
+                (1usize << info.priq_shift) * PRIQ_QWORDS,
                 GFP_KERNEL,
-            )?)
+            )?;
+            Some(InQueue::pri(
+                mem,
+                Queue::new(info.priq_shift).ok_or(EINVAL)?,
+            ))
         } else {
             None
         };
@@ -87,7 +85,7 @@ impl<'a> Smmu<'a> {
                 shift: info.evtq_shift,
             },
             priq: priq.as_ref().map(|q| QueueConfig {
-                dma: q.dma_address(),
+                dma: q.mem.dma_address(),
                 shift: info.priq_shift,
             }),
             strtab: geom,
@@ -106,7 +104,7 @@ impl<'a> Smmu<'a> {
             cmdq,
             evtq,
             ratelimit: KBox::pin_init(RateLimit::new(), GFP_KERNEL)?,
-            _priq: priq,
+            priq,
             strtab,
         };
         // On failure `smmu` is dropped: disabled, then freed.
@@ -145,10 +143,16 @@ impl<'a> Smmu<'a> {
     }
 }
 
+impl Smmu<'_> {
+    /// Issues `cmds`, followed by a CMD_SYNC waited for if `sync`.
+    pub(crate) fn issue(&self, cmds: &[Cmd], sync: bool) -> Result {
+        self.cmdq.issue(&self.regs, cmds, sync)
+    }
+}
+
 impl SteSync for Smmu<'_> {
     fn sync_ste(&self, sid: u32) -> Result {
-        self.cmdq
-            .issue(&self.regs, &[Cmd::CfgiSte { sid, leaf: true }], true)
+        self.issue(&[Cmd::CfgiSte { sid, leaf: true }], true)
     }
 }
 

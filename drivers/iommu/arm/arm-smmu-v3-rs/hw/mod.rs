@@ -16,6 +16,7 @@ pub mod cd;
 pub mod cmd;
 pub mod event;
 pub mod invs;
+pub mod pri;
 pub mod queue;
 pub mod regs;
 pub mod reset;

@@ -212,6 +212,8 @@ macro_rules! for_each_case {
             reset::reset_rejects_bad_memory,
             reset::reset_fake_smmu_final_state,
             reset::reset_fake_smmu_timeouts,
+            pri::pri_known_answers,
+            pri::pri_not_last_no_response,
         }
     };
 }
