@@ -4,7 +4,7 @@
 # `make patches`: exports the overlay as a `git format-patch`-style series
 # against the pristine kernel, in build/patches/: the edits to existing files
 # (scripts/overlay/*.patch), then one patch adding the new files. Checks that
-# the series applies to the pristine tree with `patch --dry-run`.
+# the series applies, in order, to the pristine tree.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 out=$BUILD/patches
@@ -39,9 +39,19 @@ EOT
 	done
 } >"$new.tmp"
 mbox "$new.tmp" >"$new"; rm "$new.tmp"
+# Apply the whole series, in order, to copies of the files it touches.
+check=$(mktemp -d)
+trap 'rm -rf "$check"' EXIT
+for f in $(sed -n 's|^+++ b/||p' "$out"/*.patch | sort -u); do
+	if [ -e "$PRISTINE/$f" ]; then
+		mkdir -p "$check/$(dirname "$f")"
+		cp "$PRISTINE/$f" "$check/$f"
+		chmod u+w "$check/$f"
+	fi
+done
 for p in "$out"/*.patch; do
-	patch --dry-run -s -p1 -d "$PRISTINE" <"$p" >/dev/null ||
-		die "$(basename "$p") does not apply to the pristine tree"
+	patch -s -p1 --no-backup-if-mismatch -d "$check" <"$p" >/dev/null ||
+		die "$(basename "$p") does not apply to the pristine tree after the patches before it"
 done
 ls "$out"
 echo "patches: $(ls "$out" | wc -l) patches in $out, apply with 'git am' or 'patch -p1' on $KERNEL_PKG"

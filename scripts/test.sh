@@ -34,6 +34,15 @@ awk '/^test result:/ { gsub(";", ""); p += $4; f += $6 } END { printf "host: %d 
 	"$log/host" | tee "$log/host.count"
 add host "$log/host.count"
 
+echo "== patch series"
+if bash "$REPO/scripts/patches.sh" >"$log/patches.out" 2>&1; then
+	echo "PASS patches $(tail -1 "$log/patches.out")"
+	passed=$((passed + 1))
+else
+	echo "FAIL patches"; cat "$log/patches.out"
+	failed=$((failed + 1))
+fi
+
 echo "== build"
 if bash "$REPO/scripts/build.sh"; then
 	echo "== KUnit"
