@@ -8,9 +8,9 @@ use crate::{
     hw::{
         ste::{Ste, StrtabL1Desc},
         strtab::{SteIndex, StrtabFormat, StrtabGeometry, L2_TABLE_BYTES, NUM_L2_STES},
-        writer::{self, EntryTarget, Plan, Qwords, ENTRY_QWORDS},
+        writer::{Plan, Qwords, SteKind, ENTRY_QWORDS},
     },
-    table::TableMem,
+    table::{Entry, TableMem},
 };
 use kernel::{
     device::{Bound, Device},
@@ -23,48 +23,6 @@ use kernel::{
 pub(crate) trait SteSync {
     /// Invalidates the SMMU's copy of `sid`'s STE and waits for it.
     fn sync_ste(&self, sid: u32) -> Result;
-}
-
-/// Where one STE lives: a table and the index of its first qword.
-struct SteSlot<'a> {
-    mem: &'a TableMem,
-    first: usize,
-}
-
-/// Drives the writer's steps on a real STE: stores, CMOs, CFGI + CMD_SYNC.
-/// The writer cannot fail half-way, so the first error is kept and returned
-/// once the plan has run.
-struct SteWriter<'a, S: SteSync + ?Sized> {
-    slot: SteSlot<'a>,
-    sid: u32,
-    sync: &'a S,
-    dirty: u8,
-    err: Result,
-}
-
-impl<S: SteSync + ?Sized> EntryTarget for SteWriter<'_, S> {
-    fn write_qword(&mut self, idx: usize, val: u64) {
-        if self.err.is_ok() {
-            self.err = self.slot.mem.write(self.slot.first + idx, val);
-            self.dirty |= 1 << idx;
-        }
-    }
-
-    fn sync(&mut self) {
-        if self.err.is_err() {
-            return;
-        }
-        if self.dirty != 0 {
-            // One clean for the written span of the entry.
-            let lo = self.dirty.trailing_zeros() as usize;
-            let hi = 8 - self.dirty.leading_zeros() as usize;
-            self.err = self.slot.mem.flush(self.slot.first + lo, hi - lo);
-            self.dirty = 0;
-        }
-        if self.err.is_ok() {
-            self.err = self.sync.sync_ste(self.sid);
-        }
-    }
 }
 
 /// The level-2 tables of a 2-level stream table, allocated on demand.
@@ -95,13 +53,7 @@ impl StreamTable {
         coherent: bool,
         initial: &Ste,
     ) -> Result<impl PinInit<Self, Error>> {
-        let bytes = usize::try_from(geom.table_bytes())?;
-        let l1 = match dev {
-            Some(dev) => TableMem::alloc(dev, bytes, coherent)?,
-            #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
-            None if coherent => TableMem::alloc_coherent_for_test(bytes)?,
-            None => return Err(EINVAL),
-        };
+        let l1 = TableMem::alloc_for(dev, usize::try_from(geom.table_bytes())?, coherent)?;
         let mut tables = KVec::new();
         if geom.format() == StrtabFormat::TwoLevel {
             let n = usize::try_from(geom.entries())?;
@@ -110,7 +62,7 @@ impl StreamTable {
                 tables.push(None, GFP_KERNEL)?;
             }
         } else {
-            fill(&l1, 0, usize::try_from(geom.entries())?, initial)?;
+            l1.fill(0, usize::try_from(geom.entries())?, initial.qwords())?;
         }
         Ok(try_pin_init!(Self {
             geom,
@@ -141,14 +93,8 @@ impl StreamTable {
         if slot.is_some() {
             return Ok(());
         }
-        let bytes = usize::try_from(L2_TABLE_BYTES)?;
-        let table = match dev {
-            Some(dev) => TableMem::alloc(dev, bytes, self.coherent)?,
-            #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
-            None if self.coherent => TableMem::alloc_coherent_for_test(bytes)?,
-            None => return Err(EINVAL),
-        };
-        fill(&table, 0, NUM_L2_STES as usize, initial)?;
+        let table = TableMem::alloc_for(dev, usize::try_from(L2_TABLE_BYTES)?, self.coherent)?;
+        table.fill(0, NUM_L2_STES as usize, initial.qwords())?;
         let desc = StrtabL1Desc::new(table.phys()).map_err(|_| EINVAL)?;
         // The level-2 table is complete and visible before the descriptor
         // that points at it; the SMMU may fetch it as soon as it is written.
@@ -162,10 +108,10 @@ impl StreamTable {
     /// not exist).
     pub(crate) fn read(&self, sid: u32) -> Result<Option<Qwords>> {
         let l2 = self.l2.lock();
-        let Some(slot) = self.slot(&l2, sid)? else {
+        let Some(entry) = self.entry(&l2, sid)? else {
             return Ok(None);
         };
-        read_ste(&slot).map(Some)
+        entry.read().map(Some)
     }
 
     /// Updates `sid`'s STE to `target` through the hitless writer, making
@@ -177,22 +123,13 @@ impl StreamTable {
         sync: &S,
     ) -> Result<Plan> {
         let l2 = self.l2.lock();
-        let slot = self.slot(&l2, sid)?.ok_or(ENOENT)?;
-        let cur = read_ste(&slot)?;
-        let mut w = SteWriter {
-            slot,
-            sid,
-            sync,
-            dirty: 0,
-            err: Ok(()),
-        };
-        let plan = writer::write_ste(&mut w, &cur, target);
-        w.err.map(|()| plan)
+        let entry = self.entry(&l2, sid)?.ok_or(ENOENT)?;
+        entry.write::<SteKind>(target.qwords(), || sync.sync_ste(sid))
     }
 
-    fn slot<'a>(&'a self, l2: &'a Level2, sid: u32) -> Result<Option<SteSlot<'a>>> {
+    fn entry<'a>(&'a self, l2: &'a Level2, sid: u32) -> Result<Option<Entry<'a>>> {
         Ok(match self.geom.locate(sid).map_err(|_| EINVAL)? {
-            SteIndex::Linear(i) => Some(SteSlot {
+            SteIndex::Linear(i) => Some(Entry {
                 mem: &self.l1,
                 first: i as usize * ENTRY_QWORDS,
             }),
@@ -201,31 +138,12 @@ impl StreamTable {
                 .get(l1 as usize)
                 .ok_or(EINVAL)?
                 .as_ref()
-                .map(|mem| SteSlot {
+                .map(|mem| Entry {
                     mem,
                     first: i as usize * ENTRY_QWORDS,
                 }),
         })
     }
-}
-
-fn read_ste(slot: &SteSlot<'_>) -> Result<Qwords> {
-    let mut q = [0u64; ENTRY_QWORDS];
-    for (i, w) in q.iter_mut().enumerate() {
-        *w = slot.mem.read(slot.first + i)?;
-    }
-    Ok(q)
-}
-
-/// Writes `ste` into entries `first..first + n` of a table the SMMU does not
-/// use yet, then makes them visible.
-fn fill(mem: &TableMem, first: usize, n: usize, ste: &Ste) -> Result {
-    for e in first..first + n {
-        for (i, q) in ste.qwords().iter().enumerate() {
-            mem.write(e * ENTRY_QWORDS + i, *q)?;
-        }
-    }
-    mem.flush(first * ENTRY_QWORDS, n * ENTRY_QWORDS)
 }
 
 #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
@@ -248,13 +166,13 @@ mod tests {
                 SteIndex::Linear(i) => i as usize,
                 SteIndex::TwoLevel { .. } => return Err(EINVAL),
             };
-            let slot = SteSlot {
+            let entry = Entry {
                 mem: &self.table.l1,
                 first: idx * ENTRY_QWORDS,
             };
             self.seen
                 .borrow_mut()
-                .push((sid, read_ste(&slot)?), GFP_KERNEL)?;
+                .push((sid, entry.read()?), GFP_KERNEL)?;
             Ok(())
         }
     }

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Memory of the tables the SMMU walks (stream table, later CD tables), from
-//! iommu-pages, coherent or not.
+//! Memory of the tables the SMMU walks (stream tables, CD tables), from
+//! iommu-pages, coherent or not, and the writing of their 8-qword entries
+//! through the hitless entry writer.
 //!
 //! On an SMMU that does not snoop the CPU caches (no `dma-coherent`,
 //! IDR0.COHACC = 0) the pages are incoherent and every update is cleaned to
 //! the point of coherency before the SMMU is told to look at it; the number
 //! of such cache maintenance operations is counted, so tests can see them.
 
+use crate::hw::writer::{self, EntryKind, EntryTarget, Plan, Qwords, ENTRY_QWORDS};
 use kernel::{
     device::{Bound, Device},
     iommu::pages::{IncoherentIommuPages, IommuPages},
@@ -81,5 +83,104 @@ impl TableMem {
                 Ok(())
             }
         }
+    }
+}
+
+impl TableMem {
+    /// `bytes` of table memory for `dev`, or, with no device (KUnit only),
+    /// coherent memory.
+    pub(crate) fn alloc_for(
+        dev: Option<&Device<Bound>>,
+        bytes: usize,
+        coherent: bool,
+    ) -> Result<Self> {
+        match dev {
+            Some(dev) => Self::alloc(dev, bytes, coherent),
+            #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
+            None if coherent => Self::alloc_coherent_for_test(bytes),
+            None => Err(EINVAL),
+        }
+    }
+
+    /// Writes `entry` into entries `first..first + n` of a table the SMMU
+    /// does not use yet, then makes them visible.
+    pub(crate) fn fill(&self, first: usize, n: usize, entry: &Qwords) -> Result {
+        for e in first..first + n {
+            for (i, q) in entry.iter().enumerate() {
+                self.write(e * ENTRY_QWORDS + i, *q)?;
+            }
+        }
+        self.flush(first * ENTRY_QWORDS, n * ENTRY_QWORDS)
+    }
+}
+
+/// One 8-qword entry (an STE or a CD) of a table.
+pub(crate) struct Entry<'a> {
+    /// The table.
+    pub(crate) mem: &'a TableMem,
+    /// Index of the entry's first qword.
+    pub(crate) first: usize,
+}
+
+impl Entry<'_> {
+    /// The entry's current contents.
+    pub(crate) fn read(&self) -> Result<Qwords> {
+        let mut q = [0u64; ENTRY_QWORDS];
+        for (i, w) in q.iter_mut().enumerate() {
+            *w = self.mem.read(self.first + i)?;
+        }
+        Ok(q)
+    }
+
+    /// Updates the entry to `target` through the hitless writer of kind `K`:
+    /// each step's stores (single-copy atomic), one clean of the written
+    /// span where the table is incoherent, then `sync` (CFGI + CMD_SYNC).
+    /// The writer cannot stop half-way, so the first error is kept and
+    /// returned once the plan has run.
+    pub(crate) fn write<K: EntryKind>(
+        &self,
+        target: &Qwords,
+        sync: impl FnMut() -> Result,
+    ) -> Result<Plan> {
+        struct Steps<'a, 'b, F> {
+            entry: &'b Entry<'a>,
+            sync: F,
+            dirty: u8,
+            err: Result,
+        }
+
+        impl<F: FnMut() -> Result> EntryTarget for Steps<'_, '_, F> {
+            fn write_qword(&mut self, idx: usize, val: u64) {
+                if self.err.is_ok() {
+                    self.err = self.entry.mem.write(self.entry.first + idx, val);
+                    self.dirty |= 1 << idx;
+                }
+            }
+
+            fn sync(&mut self) {
+                if self.err.is_err() {
+                    return;
+                }
+                if self.dirty != 0 {
+                    let lo = self.dirty.trailing_zeros() as usize;
+                    let hi = 8 - self.dirty.leading_zeros() as usize;
+                    self.err = self.entry.mem.flush(self.entry.first + lo, hi - lo);
+                    self.dirty = 0;
+                }
+                if self.err.is_ok() {
+                    self.err = (self.sync)();
+                }
+            }
+        }
+
+        let cur = self.read()?;
+        let mut steps = Steps {
+            entry: self,
+            sync,
+            dirty: 0,
+            err: Ok(()),
+        };
+        let plan = writer::write_entry::<K, _>(&mut steps, &cur, target);
+        steps.err.map(|()| plan)
     }
 }
