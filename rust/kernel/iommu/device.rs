@@ -181,10 +181,10 @@ impl<'a, T: IommuOps + 'a> Registration<'a, T> {
 impl<T: IommuOps> PinnedDrop for Registration<'_, T> {
     fn drop(self: Pin<&mut Self>) {
         let iommu = self.iommu.get();
-        // SAFETY: By the type invariant `iommu` is registered and in sysfs.
-        // `iommu_device_unregister()` releases every device probed against it
-        // (`release_device`), after which the core makes no more calls for it;
-        // then the sysfs device goes, in reverse order of `new()`.
+        // Unregistering releases every device probed against the instance
+        // (`release_device`); the core makes no more calls after it.
+        // SAFETY: By the type invariant `iommu` is registered and in sysfs;
+        // it leaves both in the reverse order of `new()`.
         unsafe {
             bindings::iommu_device_unregister(iommu);
             bindings::iommu_device_sysfs_remove(iommu);

@@ -460,9 +460,9 @@ impl<T: IommuOps> Adapter<T> {
         if iommu.is_null() {
             return Err(ENODEV);
         }
-        // SAFETY: `iommu` is the only `iommu_device` of `fwnode` (one
-        // registration per parent, enforced by `Registration::new`), so it is
-        // the one the core matched, registered with `Self::OPS`; alive for
+        // `Registration::new` allows one registration per parent, so `iommu`
+        // is the one the core matched.
+        // SAFETY: `iommu` was registered with `Self::OPS` and is alive for
         // `'b` by the caller's guarantee.
         Ok(unsafe { Registration::from_raw(iommu) })
     }
@@ -526,11 +526,11 @@ impl<T: IommuOps> Adapter<T> {
         // `release_device` after a successful `probe_device`).
         let p = unsafe { Self::probed(dev) };
         let reg = p.reg;
-        // SAFETY: `dev->iommu` exists; the pointer was stored by
-        // `probe_device_cb` with `into_foreign()`; this is the last use of it:
-        // the core frees `dev->iommu` (and with it `priv`) right after
-        // `release_device`. (`dev_iommu_priv_set()` cannot clear it here: it
-        // needs `iommu_probe_device_lock`, which is not held on this path.)
+        // The core frees `dev->iommu`, and with it `priv`, right after
+        // `release_device`; `dev_iommu_priv_set()` cannot clear it here (it
+        // needs `iommu_probe_device_lock`, not held on this path).
+        // SAFETY: `priv` was stored by `probe_device_cb` with
+        // `into_foreign()`, and this is its last use.
         let master =
             unsafe { <Pin<KBox<T::Master>>>::from_foreign(bindings::dev_iommu_priv_get(dev)) };
         reg.data().release_device(p.dev, master);

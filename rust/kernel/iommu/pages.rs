@@ -28,7 +28,7 @@ use crate::{
         atomic::{Atomic, Relaxed},
     },
 };
-use core::ptr::NonNull;
+use core::{mem::ManuallyDrop, ops::Deref, ptr::NonNull};
 
 /// Whether firmware describes `dev`'s DMA, and so an IOMMU's table walks,
 /// as cache coherent (`device_get_dma_attr()`: `dma-coherent` on the node or
@@ -172,15 +172,11 @@ impl IommuPages {
             bindings::iommu_pages_start_incoherent(self.virt.as_ptr().cast(), dev.as_raw())
         };
         match to_result(ret) {
-            Ok(()) => {
-                let pages = core::mem::ManuallyDrop::new(self);
-                // INVARIANT: the block was made incoherent for `dev`.
-                Ok(IncoherentIommuPages {
-                    virt: pages.virt,
-                    size: pages.size,
-                    dev: dev.into(),
-                })
-            }
+            // INVARIANT: the block was made incoherent for `dev`.
+            Ok(()) => Ok(IncoherentIommuPages {
+                pages: ManuallyDrop::new(self),
+                dev: dev.into(),
+            }),
             Err(e) => Err((self, e)),
         }
     }
@@ -195,72 +191,35 @@ impl Drop for IommuPages {
 }
 
 /// A block of iommu-pages set up for an IOMMU that does not snoop the CPU
-/// caches: after writing, [`flush`](Self::flush) the bytes before the IOMMU
-/// may read them. Freed with `iommu_pages_free_incoherent()` on drop.
+/// caches: after writing (through the [`IommuPages`] accessors it derefs
+/// to), [`flush`](Self::flush) the bytes before the IOMMU may read them.
+/// Freed with `iommu_pages_free_incoherent()` on drop.
 ///
 /// # Invariants
 ///
-/// As for [`IommuPages`], and `iommu_pages_start_incoherent(virt, dev)`
-/// succeeded.
+/// `iommu_pages_start_incoherent(pages.virt, dev)` succeeded; `pages` is
+/// never dropped as coherent pages.
 pub struct IncoherentIommuPages {
-    virt: NonNull<u64>,
-    size: usize,
+    pages: ManuallyDrop<IommuPages>,
     dev: ARef<Device>,
 }
 
-// SAFETY: As for `IommuPages`; the device reference is reference-counted.
-unsafe impl Send for IncoherentIommuPages {}
-// SAFETY: As for `IommuPages`; flushing is a cache maintenance operation on
-// memory this object owns and may run concurrently with anything.
-unsafe impl Sync for IncoherentIommuPages {}
+impl Deref for IncoherentIommuPages {
+    type Target = IommuPages;
+
+    fn deref(&self) -> &IommuPages {
+        &self.pages
+    }
+}
 
 impl IncoherentIommuPages {
-    fn as_coherent(&self) -> core::mem::ManuallyDrop<IommuPages> {
-        // INVARIANT: a view of the same block; never dropped.
-        core::mem::ManuallyDrop::new(IommuPages {
-            virt: self.virt,
-            size: self.size,
-        })
-    }
-
-    /// See [`IommuPages::read_u64`].
-    pub fn read_u64(&self, idx: usize) -> Result<u64> {
-        self.as_coherent().read_u64(idx)
-    }
-
-    /// See [`IommuPages::write_u64`]; the IOMMU sees the store only after
-    /// [`flush`](Self::flush).
-    pub fn write_u64(&self, idx: usize, val: u64) -> Result {
-        self.as_coherent().write_u64(idx, val)
-    }
-
-    /// See [`IommuPages::cmpxchg_u64`].
-    pub fn cmpxchg_u64(
-        &self,
-        idx: usize,
-        old: u64,
-        new: u64,
-    ) -> Result<core::result::Result<u64, u64>> {
-        self.as_coherent().cmpxchg_u64(idx, old, new)
-    }
-
-    /// See [`IommuPages::phys`].
-    pub fn phys(&self) -> PhysAddr {
-        self.as_coherent().phys()
-    }
-
-    /// See [`IommuPages::size`].
-    pub fn size(&self) -> usize {
-        self.size
-    }
-
     /// Cleans qwords `first..first + count` to the point of coherency
     /// (`iommu_pages_flush_incoherent()`), so that the IOMMU reads what the
     /// CPU wrote.
     ///
     /// Fails with [`EINVAL`] if the range is out of bounds.
     pub fn flush(&self, first: usize, count: usize) -> Result {
-        let qwords = self.size / 8;
+        let qwords = self.qwords();
         if first > qwords || count > qwords - first {
             return Err(EINVAL);
         }
@@ -269,7 +228,7 @@ impl IncoherentIommuPages {
         unsafe {
             bindings::iommu_pages_flush_incoherent(
                 self.dev.as_raw(),
-                self.virt.as_ptr().cast(),
+                self.pages.virt.as_ptr().cast(),
                 first * 8,
                 count * 8,
             )
@@ -281,9 +240,12 @@ impl IncoherentIommuPages {
 impl Drop for IncoherentIommuPages {
     fn drop(&mut self) {
         // SAFETY: By the type invariant the block is incoherent for `dev` and
-        // owned by `self`.
+        // `pages` is not dropped as coherent pages.
         unsafe {
-            bindings::iommu_pages_free_incoherent(self.virt.as_ptr().cast(), self.dev.as_raw())
+            bindings::iommu_pages_free_incoherent(
+                self.pages.virt.as_ptr().cast(),
+                self.dev.as_raw(),
+            )
         }
     }
 }

@@ -63,6 +63,20 @@ impl QueueMem for Coherent<[u64]> {
     }
 }
 
+impl<M: QueueMem> QueueMem for &M {
+    fn read(&self, idx: usize) -> Result<u64> {
+        (**self).read(idx)
+    }
+
+    fn write(&self, idx: usize, val: u64) -> Result {
+        (**self).write(idx, val)
+    }
+
+    fn dma(&self) -> u64 {
+        (**self).dma()
+    }
+}
+
 /// The registers the command queue uses.
 pub(crate) trait CmdqRegs {
     /// CMDQ_CONS, raw (with the ERR field).
@@ -272,20 +286,6 @@ mod tests {
         table::TableMem,
     };
     use core::cell::{Cell, RefCell};
-
-    impl QueueMem for &TableMem {
-        fn read(&self, idx: usize) -> Result<u64> {
-            TableMem::read(self, idx)
-        }
-
-        fn write(&self, idx: usize, val: u64) -> Result {
-            TableMem::write(self, idx, val)
-        }
-
-        fn dma(&self) -> u64 {
-            self.phys()
-        }
-    }
 
     impl QueueMem for TableMem {
         fn read(&self, idx: usize) -> Result<u64> {

@@ -2,10 +2,11 @@
 
 //! Pure model of the SMMUv3 hardware interface.
 //!
-//! Everything here is plain `core` Rust: no `kernel::`, no `unsafe`, no
-//! allocation. The same files are compiled into the kernel module and into the
-//! host test crate (`tools/testing/arm-smmu-v3-rs/host`), so the logic is
-//! tested in seconds with `cargo test` and again as KUnit inside the kernel.
+//! Everything here is plain `core` Rust: no kernel crate, no raw-pointer
+//! code (`forbid(unsafe_code)`), no allocation. The same files are compiled
+//! into the kernel module and into the host test crate
+//! (`tools/testing/arm-smmu-v3-rs/host`), so the logic is tested in seconds
+//! with `cargo test` and again as KUnit inside the kernel.
 
 #![forbid(unsafe_code)]
 // Not every item is used by the driver glue yet; the tests use all of them.
