@@ -41,3 +41,25 @@ __rust_helper struct iommu_fwspec *rust_helper_dev_iommu_fwspec_get(struct devic
 {
 	return dev_iommu_fwspec_get(dev);
 }
+
+__rust_helper void rust_helper_iommu_iotlb_gather_init(struct iommu_iotlb_gather *gather)
+{
+	iommu_iotlb_gather_init(gather);
+}
+
+__rust_helper bool rust_helper_iommu_iotlb_gather_is_disjoint(struct iommu_iotlb_gather *gather,
+							      unsigned long iova, size_t size)
+{
+	return iommu_iotlb_gather_is_disjoint(gather, iova, size);
+}
+
+__rust_helper void rust_helper_iommu_iotlb_gather_add_range(struct iommu_iotlb_gather *gather,
+							    unsigned long iova, size_t size)
+{
+	iommu_iotlb_gather_add_range(gather, iova, size);
+}
+
+__rust_helper bool rust_helper_iommu_pages_list_empty(struct iommu_pages_list *list)
+{
+	return iommu_pages_list_empty(list);
+}

@@ -54,6 +54,10 @@ impl Cap {
     /// The domain can enforce cache coherency.
     pub const ENFORCE_CACHE_COHERENCY: Self =
         Self(bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY);
+    /// The driver does no TLB maintenance in `unmap_pages` when the gather
+    /// is queued, so the DMA layer may defer invalidations to a flush queue
+    /// (`flush_iotlb_all`).
+    pub const DEFERRED_FLUSH: Self = Self(bindings::iommu_cap_IOMMU_CAP_DEFERRED_FLUSH);
     /// Dirty tracking is supported.
     pub const DIRTY_TRACKING: Self = Self(bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING);
 }
