@@ -114,8 +114,8 @@ use pin_init::stack_pin_init;
 ///     type Iommu = Smmu;
 ///
 ///     fn attach_dev(d: &Domain<Self>, _iommu: &Smmu, _dev: &Device, _m: Pin<&()>) -> Result {
-///         // Write an S2 STE with `unsafe { d.data().pt.vttbr() }`, the VTCR
-///         // fields of `d.data().pt.vtcr()` and the VMID.
+///         // Write an S2 STE with the table base (`d.data().pt.vttbr()`), the
+///         // VTCR fields of `d.data().pt.vtcr()` and the VMID.
 ///         let _ = d;
 ///         Ok(())
 ///     }

@@ -173,11 +173,11 @@ impl IotlbGather {
     /// The gathered range must have been invalidated.
     pub(crate) fn reset_after_sync(&self) {
         let g = self.as_raw();
-        // SAFETY: Valid and only accessed by this thread (type invariant).
         // The freelist holds iommu-pages that the invalidation just done made
-        // unreachable by the IOMMU, as its users (the pages' producers)
-        // promise; `iommu_put_pages_list()` frees them. Then the gather is
-        // initialised in place (it is pinned or owned by the C caller).
+        // unreachable by the IOMMU, as their producers promise;
+        // `iommu_put_pages_list()` frees them. Then the gather is initialised
+        // in place (it is pinned or owned by the C caller).
+        // SAFETY: Valid and only accessed by this thread (type invariant).
         unsafe {
             if !bindings::iommu_pages_list_empty(&raw mut (*g).freelist) {
                 bindings::iommu_put_pages_list(&raw mut (*g).freelist);

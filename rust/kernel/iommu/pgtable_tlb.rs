@@ -193,10 +193,10 @@ impl<T: IoPgtableTlb> FlushOps<T> {
     ) {
         // SAFETY: As for `flush_all_cb`.
         let tlb = unsafe { Self::tlb(cookie) };
-        // SAFETY: io-pgtable only calls `tlb_add_page` with the non-NULL
-        // gather given to `unmap_pages` by its caller, initialised, owned by
-        // this thread for the duration of the unmap, and only accessed
-        // through `IotlbGather` references meanwhile.
+        // io-pgtable only calls `tlb_add_page` with the non-NULL gather given
+        // to `unmap_pages` by its caller.
+        // SAFETY: That gather is initialised, owned by this thread for the
+        // unmap and only accessed through `IotlbGather` references meanwhile.
         let gather = unsafe { IotlbGather::from_raw(gather) };
         tlb.add_page(gather, iova, granule);
     }
@@ -314,10 +314,10 @@ impl<F: IoPageTableFmt, T: IoPgtableTlb> IoPgTable<F, T> {
                 iommu_dev: dev.as_raw(),
                 ..Zeroable::zeroed()
             };
-            // SAFETY: `cfg` is valid for the call. `FlushOps::<T>` accepts
-            // the cookie `tlb_slot`, an initialised, pinned `T` that lives
-            // until after the table is freed (`PinnedDrop`). `dev` stays
-            // referenced (`self.dev`) for as long as the table exists.
+            // `FlushOps::<T>` accepts the cookie `tlb_slot`, an initialised,
+            // pinned `T` that lives until after the table is freed
+            // (`PinnedDrop`); `dev` stays referenced for as long as the table.
+            // SAFETY: `cfg` is valid for the call; cookie and device as above.
             let ops =
                 unsafe { bindings::alloc_io_pgtable_ops(F::FORMAT, &mut cfg, tlb_slot.cast()) };
             let Some(ops) = NonNull::new(ops) else {
@@ -493,11 +493,11 @@ impl<F: IoPageTableFmt, T: IoPgtableTlb> IoPgTable<F, T> {
 #[pinned_drop]
 impl<F: IoPageTableFmt, T: IoPgtableTlb> PinnedDrop for IoPgTable<F, T> {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `ops` was allocated by `alloc_io_pgtable_ops()` and is freed
-        // once, here. It calls `T::flush_all` with the cookie: `tlb` is still
-        // alive (fields are dropped after this). The table is not live: the
+        // Freeing calls `T::flush_all` with the cookie: `tlb` is still alive
+        // (fields are dropped after this). The table is not live: the
         // accessors that give its address to hardware ([`IoPgTable::ttbr`],
         // [`IoPgTable::vttbr`]) require that the walker stops using it first.
+        // SAFETY: `ops` came from `alloc_io_pgtable_ops()`; freed once, here.
         unsafe { bindings::free_io_pgtable_ops(self.ops.as_ptr()) };
     }
 }
