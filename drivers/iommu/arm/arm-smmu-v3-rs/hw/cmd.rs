@@ -400,8 +400,7 @@ pub enum Cmd {
     },
 }
 
-/// Inner shareable (`ARM_SMMU_SH_ISH`).
-const SH_ISH: u64 = 3;
+use super::regs::SH_ISH;
 /// Outer and inner write-back (`ARM_SMMU_MEMATTR_OIWB`).
 const MEMATTR_OIWB: u64 = 0xf;
 

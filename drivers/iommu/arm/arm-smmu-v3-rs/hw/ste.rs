@@ -105,8 +105,7 @@ pub const SHCFG_INCOMING: u64 = 1;
 pub const STRW_EL2: u64 = 2;
 /// `STE.S1C*R` value for write-back read-allocate.
 pub const S1C_CACHE_WBRA: u64 = 1;
-/// Shareability value for inner shareable.
-pub const SH_ISH: u64 = 3;
+pub use super::regs::SH_ISH;
 
 /// `STRTAB_L1_DESC_SPAN`.
 pub const L1_DESC_SPAN: Field = Field::new(4, 0);
