@@ -4,7 +4,12 @@
 
 use crate::{
     cmdq::{Cmdq, POLL_TIMEOUT_US},
-    hw::{cmd::Cmd, event::Severity, regs::cr0, regs::ctrl_off as off, reset},
+    hw::{
+        cmd::Cmd,
+        event::Severity,
+        regs::{ctrl_off as off, gbpa},
+        reset::{self, OnTimeout, Step},
+    },
     mmio::Regs,
 };
 use kernel::{
@@ -68,19 +73,27 @@ pub(crate) fn reset(
     reset::execute(plan.steps(), &mut ctx).map_err(|_| EIO)
 }
 
-/// Disables the SMMU (CR0 = 0) and waits for the acknowledgement; incoming
-/// transactions then follow GBPA.
-pub(crate) fn disable(dev: &Device<Bound>, regs: &Regs<'_>) -> Result {
-    regs.write32(off::CR0, 0);
-    if regs.poll32(
-        off::CR0ACK,
-        cr0::SMMUEN | cr0::CMDQEN | cr0::EVTQEN,
-        0,
-        POLL_TIMEOUT_US,
-    ) {
-        Ok(())
-    } else {
-        dev_err!(dev, "failed to disable the SMMU\n");
-        Err(ETIMEDOUT)
-    }
+/// Disables the SMMU (CR0 = 0, waiting for CR0ACK), then makes incoming
+/// transactions abort (GBPA.ABORT), so nothing reaches memory that is about
+/// to be freed (`arm_smmu_device_disable()` + `arm_smmu_update_gbpa()`).
+/// Failures are logged; the GBPA update is tried even if disabling failed.
+pub(crate) fn shutdown(dev: &Device<Bound>, regs: &Regs<'_>, cmdq: &Cmdq) {
+    let mut ctx = ResetCtx { dev, regs, cmdq };
+    let disable = [
+        Step::Write32 {
+            off: off::CR0,
+            val: 0,
+        },
+        Step::Poll {
+            off: off::CR0ACK,
+            val: 0,
+            on_timeout: OnTimeout::Fail("failed to disable the SMMU"),
+        },
+    ];
+    let _ = reset::execute(&disable, &mut ctx);
+    let abort = [Step::UpdateGbpa {
+        set: gbpa::ABORT,
+        clr: 0,
+    }];
+    let _ = reset::execute(&abort, &mut ctx);
 }

@@ -4,14 +4,14 @@
 //! reset and enabled on creation, disabled with GBPA abort on drop.
 
 use crate::{
-    cmdq::{Cmdq, POLL_TIMEOUT_US},
+    cmdq::Cmdq,
     events::{InQueue, RateLimit, EVT_QWORDS},
     hw::{
         cmd::Cmd,
         pri::PRIQ_QWORDS,
         queue::Queue,
-        regs::{ctrl_off, gbpa, Features, Platform, SmmuInfo},
-        reset::{gbpa_update_value, QueueConfig, ResetMemory, ResetOptions},
+        regs::{ctrl_off, Features, Platform, SmmuInfo},
+        reset::{QueueConfig, ResetMemory, ResetOptions},
         ste::{Ste, SteCaps},
         strtab::{StrtabFormat, StrtabGeometry},
     },
@@ -158,16 +158,8 @@ impl SteSync for Smmu<'_> {
 
 impl Drop for Smmu<'_> {
     fn drop(&mut self) {
-        // Nothing may reach memory that is about to be freed: disable, then
-        // abort incoming transactions (`arm_smmu_device_remove()`).
-        let _ = reset::disable(self.dev, &self.regs);
-        let regs = &self.regs;
-        if regs.poll32(ctrl_off::GBPA, gbpa::UPDATE, 0, POLL_TIMEOUT_US) {
-            let cur = regs.read32(ctrl_off::GBPA);
-            regs.write32(ctrl_off::GBPA, gbpa_update_value(cur, gbpa::ABORT, 0));
-            if !regs.poll32(ctrl_off::GBPA, gbpa::UPDATE, 0, POLL_TIMEOUT_US) {
-                dev_err!(self.dev, "GBPA not responding to update\n");
-            }
-        }
+        // Nothing may reach memory that is about to be freed
+        // (`arm_smmu_device_remove()`).
+        reset::shutdown(self.dev, &self.regs, &self.cmdq);
     }
 }
