@@ -24,7 +24,7 @@ use crate::{
     str::{CStr, CString},
     types::Opaque,
 };
-use core::marker::{PhantomData, PhantomPinned};
+use core::marker::PhantomPinned;
 
 /// A registered IOMMU instance with driver data `T`.
 ///
@@ -55,6 +55,7 @@ use core::marker::{PhantomData, PhantomPinned};
 ///
 ///     fn probe_device<'a>(
 ///         &'a self,
+///         _p: &'a Device<Bound>,
 ///         _dev: &'a Device,
 ///         fwspec: &'a Fwspec,
 ///     ) -> impl PinInit<MyMaster, Error> + 'a {
@@ -77,7 +78,7 @@ pub struct Registration<'a, T: IommuOps> {
     iommu: Opaque<bindings::iommu_device>,
     #[pin]
     data: T,
-    _parent: PhantomData<&'a Device<Bound>>,
+    parent: &'a Device<Bound>,
     #[pin]
     _pin: PhantomPinned,
 }
@@ -113,7 +114,7 @@ impl<'a, T: IommuOps + 'a> Registration<'a, T> {
         try_pin_init!(&this in Self {
             iommu: Opaque::zeroed(),
             data <- data,
-            _parent: PhantomData,
+            parent,
             _pin: PhantomPinned,
             _: {
                 // One registration per parent keeps the fwnode lookup of
@@ -151,6 +152,12 @@ impl<'a, T: IommuOps + 'a> Registration<'a, T> {
                 }
             },
         })
+    }
+
+    /// The IOMMU's own device (bound for as long as the registration
+    /// exists).
+    pub fn parent(&self) -> &'a Device<Bound> {
+        self.parent
     }
 
     /// The driver data.

@@ -22,7 +22,7 @@
 use crate::{
     alloc::Flags,
     bindings,
-    device::Device,
+    device::{Bound, Device},
     error::from_result,
     io::PhysAddr,
     iommu::{
@@ -70,7 +70,7 @@ use pin_init::stack_pin_init;
 /// #[vtable]
 /// impl IommuOps for Smmu {
 ///     type Master = ();
-///     fn probe_device<'a>(&'a self, _d: &'a Device, _f: &'a Fwspec)
+///     fn probe_device<'a>(&'a self, _p: &'a Device<Bound>, _d: &'a Device, _f: &'a Fwspec)
 ///         -> impl PinInit<(), Error> + 'a {
 ///         Ok::<(), Error>(())
 ///     }
@@ -113,7 +113,7 @@ use pin_init::stack_pin_init;
 /// impl DomainOps for S2Domain {
 ///     type Iommu = Smmu;
 ///
-///     fn attach_dev(d: &Domain<Self>, _iommu: &Smmu, _dev: &Device, _m: Pin<&()>) -> Result {
+///     fn attach_dev(d: &Domain<Self>, _iommu: &Smmu, _p: &Device<Bound>, _dev: &Device, _m: Pin<&()>) -> Result {
 ///         // Write an S2 STE with the table base (`d.data().pt.vttbr()`), the
 ///         // VTCR fields of `d.data().pt.vtcr()` and the VMID.
 ///         let _ = d;
@@ -195,6 +195,7 @@ pub trait DomainOps: Sized + Send + Sync {
     fn attach_dev(
         domain: &Domain<Self>,
         iommu: &Self::Iommu,
+        parent: &Device<Bound>,
         dev: &Device,
         master: Pin<&<Self::Iommu as IommuOps>::Master>,
     ) -> Result;
@@ -444,7 +445,7 @@ impl<D: DomainOps> Domain<D> {
             // SAFETY: `dev` was probed by `D::Iommu` and is not released
             // during `attach_dev`.
             let p = unsafe { Adapter::<D::Iommu>::probed(dev) };
-            D::attach_dev(d, p.reg.data(), p.dev, p.master).map(|()| 0)
+            D::attach_dev(d, p.reg.data(), p.reg.parent(), p.dev, p.master).map(|()| 0)
         })
     }
 

@@ -29,7 +29,7 @@
 
 use crate::{
     bindings,
-    device::Device,
+    device::{Bound, Device},
     error::{from_err_ptr, from_result, Result},
     iommu::{
         device::Registration,
@@ -196,6 +196,19 @@ impl ResvRegions {
         unsafe { bindings::list_add_tail(&raw mut (*region).list, self.0) };
         Ok(())
     }
+
+    /// Adds the software MSI window `[start, start + len)`: the IOVAs where
+    /// `dma-iommu` maps MSI doorbells (e.g. the GIC ITS) for devices whose
+    /// MSI writes are translated (`IOMMU_RESV_SW_MSI`).
+    pub fn add_sw_msi(&mut self, start: u64, len: usize) -> Result {
+        let prot = bindings::IOMMU_WRITE | bindings::IOMMU_NOEXEC | bindings::IOMMU_MMIO;
+        self.add(
+            start,
+            len,
+            prot as i32,
+            bindings::iommu_resv_type_IOMMU_RESV_SW_MSI,
+        )
+    }
 }
 
 /// The operations of an IOMMU driver, implemented on its per-instance data.
@@ -233,6 +246,7 @@ impl ResvRegions {
 ///
 ///     fn probe_device<'a>(
 ///         &'a self,
+///         _p: &'a Device<Bound>,
 ///         _dev: &'a Device,
 ///         fwspec: &'a Fwspec,
 ///     ) -> impl PinInit<Master, Error> + 'a {
@@ -272,6 +286,7 @@ pub trait IommuOps: Sized + Send + Sync {
     /// returns its per-device data.
     fn probe_device<'a>(
         &'a self,
+        parent: &'a Device<Bound>,
         dev: &'a Device,
         fwspec: &'a Fwspec,
     ) -> impl PinInit<Self::Master, Error> + 'a;
@@ -324,6 +339,7 @@ pub trait IommuOps: Sized + Send + Sync {
     /// `IOMMU_HWPT_ALLOC_*` `flags`); see [`crate::iommu::domain`].
     fn domain_alloc_paging_flags(
         &self,
+        _parent: &Device<Bound>,
         _dev: &Device,
         _master: Pin<&Self::Master>,
         _flags: u32,
@@ -512,7 +528,7 @@ impl<T: IommuOps> Adapter<T> {
             if !unsafe { bindings::dev_iommu_priv_get(dev) }.is_null() {
                 return Err(EBUSY);
             }
-            let master = KBox::pin_init(reg.data().probe_device(d, fwspec), GFP_KERNEL)?;
+            let master = KBox::pin_init(reg.data().probe_device(reg.parent(), d, fwspec), GFP_KERNEL)?;
             // SAFETY: `dev->iommu` exists. Reclaimed in `release_device_cb`,
             // which the core calls whenever a successful `probe_device` is
             // undone.
@@ -595,7 +611,7 @@ impl<T: IommuOps> Adapter<T> {
         match p
             .reg
             .data()
-            .domain_alloc_paging_flags(p.dev, p.master, flags)
+            .domain_alloc_paging_flags(p.reg.parent(), p.dev, p.master, flags)
         {
             Ok(d) => d.into_raw(),
             Err(e) => e.to_ptr(),
@@ -680,6 +696,7 @@ mod tests {
         }
         fn probe_device<'a>(
             &'a self,
+            _p: &'a Device<Bound>,
             _d: &'a Device,
             _f: &'a Fwspec,
         ) -> impl PinInit<(), Error> + 'a {
@@ -698,6 +715,7 @@ mod tests {
         type Master = ();
         fn probe_device<'a>(
             &'a self,
+            _p: &'a Device<Bound>,
             _d: &'a Device,
             _f: &'a Fwspec,
         ) -> impl PinInit<(), Error> + 'a {

@@ -523,11 +523,12 @@ pub struct Tcr {
 impl<T: IoPgtableTlb> IoPgTable<ARM64LPAES1, T> {
     /// The physical address of the top-level table (`TTBR`).
     ///
-    /// # Safety
-    ///
-    /// The caller ensures that the IOMMU stops walking the table (and no
-    /// longer caches walks of it) before the `IoPgTable` is dropped.
-    pub unsafe fn ttbr(&self) -> u64 {
+    /// Handing it to the IOMMU is the caller's business: the table is freed
+    /// when the `IoPgTable` is dropped, so the IOMMU must have stopped
+    /// walking it (and dropped cached walks) by then, as the IOMMU core
+    /// guarantees for a domain, which is only freed once detached from every
+    /// device.
+    pub fn ttbr(&self) -> u64 {
         // SAFETY: `arm_lpae_s1_cfg` is the union member of `ARM_64_LPAE_S1`.
         unsafe { self.cfg().__bindgen_anon_1.arm_lpae_s1_cfg.ttbr }
     }
@@ -578,11 +579,12 @@ impl<T: IoPgtableTlb> IoPgTable<ARM64LPAES2, T> {
     /// The physical address of the (possibly concatenated) top-level table
     /// (`VTTBR`).
     ///
-    /// # Safety
-    ///
-    /// The caller ensures that the IOMMU stops walking the table (and no
-    /// longer caches walks of it) before the `IoPgTable` is dropped.
-    pub unsafe fn vttbr(&self) -> u64 {
+    /// Handing it to the IOMMU is the caller's business: the table is freed
+    /// when the `IoPgTable` is dropped, so the IOMMU must have stopped
+    /// walking it (and dropped cached walks) by then, as the IOMMU core
+    /// guarantees for a domain, which is only freed once detached from every
+    /// device.
+    pub fn vttbr(&self) -> u64 {
         // SAFETY: `arm_lpae_s2_cfg` is the union member of `ARM_64_LPAE_S2`.
         unsafe { self.cfg().__bindgen_anon_1.arm_lpae_s2_cfg.vttbr }
     }
@@ -808,8 +810,7 @@ mod tests {
                 tsz: 20
             }
         );
-        // SAFETY: Only read; the table is never live.
-        let vttbr = unsafe { pt.vttbr() };
+        let vttbr = pt.vttbr();
         assert!(vttbr != 0 && vttbr % SZ_4K as u64 == 0);
 
         let (n, r) = map(&pt, 0x10_0000, 0x4000_0000, SZ_4K, 4, RW);
@@ -968,8 +969,7 @@ mod tests {
         // C code computes it in `int`, so the top attribute's sign bit
         // extends over indexes 4 to 7 (unused), as the C driver's CDs have.
         assert_eq!(pt.mair(), 0xffff_ffff_f404_ff44);
-        // SAFETY: Only read; the table is never live.
-        let ttbr = unsafe { pt.ttbr() };
+        let ttbr = pt.ttbr();
         assert!(ttbr != 0 && ttbr % SZ_4K as u64 == 0);
 
         stack_pin_init!(let g = IotlbGather::new());
@@ -1047,6 +1047,7 @@ mod tests {
         type Master = ();
         fn probe_device<'a>(
             &'a self,
+            _p: &'a Device<Bound>,
             _d: &'a Device,
             _f: &'a Fwspec,
         ) -> impl PinInit<(), Error> + 'a {
@@ -1065,7 +1066,7 @@ mod tests {
     impl DomainOps for S2Domain {
         type Iommu = NoIommu;
 
-        fn attach_dev(_d: &Domain<Self>, _i: &NoIommu, _dev: &Device, _m: Pin<&()>) -> Result {
+        fn attach_dev(_d: &Domain<Self>, _i: &NoIommu, _p: &Device<Bound>, _dev: &Device, _m: Pin<&()>) -> Result {
             Err(ENODEV)
         }
 
