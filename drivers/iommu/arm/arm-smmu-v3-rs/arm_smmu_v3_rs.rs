@@ -2,13 +2,14 @@
 
 //! Arm SMMUv3 IOMMU driver, in Rust.
 //!
-//! Today the driver probes the SMMU, decodes its ID registers through the
-//! pure hardware model in [`hw`] and logs the same summary line as the C
-//! driver (`drivers/iommu/arm/arm-smmu-v3/`). It then allocates the command
-//! and event queues and the stream table, resets and enables the SMMU as the
-//! C driver does, and registers as the IOMMU of the devices behind it. Those
-//! devices get identity (bypass) STEs; blocked domains abort. Translation
-//! (paging domains) comes next.
+//! The driver probes the SMMU, decodes its ID registers through the pure
+//! hardware model in [`hw`] and logs the same summary line as the C driver
+//! (`drivers/iommu/arm/arm-smmu-v3/`). It then allocates the command and
+//! event queues and the stream table, resets and enables the SMMU as the C
+//! driver does, and registers as the IOMMU of the devices behind it. Those
+//! devices get DMA (paging) domains by default: stage 1 with an ASID and a
+//! CD table, or stage 2 with a VMID when the SMMU has no stage 1 or
+//! `disable_s1` is set; identity and blocked domains bypass and abort.
 //!
 //! Which driver binds is chosen on the kernel command line:
 //! `initcall_blacklist=arm_smmu_driver_init` keeps the C driver out,
@@ -21,10 +22,9 @@ use kernel::{
     sync::Arc,
 };
 
-// CD tables are exercised by KUnit; stage-1 domains will use them.
-#[allow(dead_code)]
 mod cdtab;
 mod cmdq;
+mod domain;
 mod events;
 pub mod hw;
 #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
@@ -57,17 +57,27 @@ const Q_MAX_ORDER: u32 = kernel::bindings::MAX_PAGE_ORDER;
 /// The platform driver for `arm,smmu-v3` nodes.
 struct ArmSmmuV3;
 
+/// Disables the SMMU when dropped (on unbind), whoever still holds it.
+struct Shutdown(Arc<Smmu>);
+
+impl Drop for Shutdown {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
 /// What the driver keeps while bound to an SMMU. Fields drop in order:
-/// interrupts first, then the IOMMU registration, then the SMMU itself.
+/// interrupts first, then the IOMMU registration (which releases every
+/// device), then the SMMU is disabled. Its memory goes with the last
+/// reference, possibly a paging domain's.
 #[pin_data]
 struct SmmuData<'bound> {
-    _evtq_irq: Option<Pin<KBox<irq::ThreadedRegistration<'bound, EventHandler<'bound>>>>>,
-    _gerror_irq: Option<Pin<KBox<irq::Registration<'bound, GerrorHandler<'bound>>>>>,
-    _priq_irq: Option<Pin<KBox<irq::ThreadedRegistration<'bound, PriHandler<'bound>>>>>,
-    /// The IOMMU registration, which owns the SMMU; dropping it releases
-    /// every device, then disables the SMMU.
+    _evtq_irq: Option<Pin<KBox<irq::ThreadedRegistration<'bound, EventHandler>>>>,
+    _gerror_irq: Option<Pin<KBox<irq::Registration<'bound, GerrorHandler>>>>,
+    _priq_irq: Option<Pin<KBox<irq::ThreadedRegistration<'bound, PriHandler>>>>,
     #[pin]
-    iommu: Registration<'bound, Iommu<'bound>>,
+    iommu: Registration<'bound, Iommu>,
+    _shutdown: Shutdown,
 }
 
 kernel::of_device_table!(
@@ -77,7 +87,7 @@ kernel::of_device_table!(
 );
 
 /// Reads the ID registers of the SMMU.
-fn read_id_regs(regs: &Regs<'_>) -> IdRegs {
+fn read_id_regs(regs: &Regs) -> IdRegs {
     IdRegs {
         idr: [
             regs.read32(off::IDR0),
@@ -162,7 +172,7 @@ impl ArmSmmuV3 {
                 regs::REG_SZ
             )
         })?;
-        let regs = Regs::new(iomem);
+        let regs = Regs::new(iomem)?;
         let id = read_id_regs(&regs);
         let info = regs::decode(&id, &plat).map_err(|e| report_decode_error(dev, e))?;
 
@@ -260,7 +270,10 @@ impl ArmSmmuV3 {
             _priq_irq: priq_irq,
             // SAFETY: The registration is a field of the driver's device data,
             // which the driver core drops on unbind; it is never leaked.
-            iommu <- unsafe { Registration::new(dev, &name, Ok::<_, Error>(Iommu { smmu })) },
+            iommu <- unsafe {
+                Registration::new(dev, &name, Ok::<_, Error>(Iommu { smmu: smmu.clone() }))
+            },
+            _shutdown: Shutdown(smmu),
             _: {
                 // The devices present at boot are attached by now.
                 if !plat.coherent {
@@ -285,6 +298,10 @@ kernel::module_platform_driver! {
         disable: bool {
             default: false,
             description: "Do not bind to any SMMU (leave it to the C driver)",
+        },
+        disable_s1: bool {
+            default: cfg!(CONFIG_ARM_SMMU_V3_RS_DISABLE_S1),
+            description: "Make every paging domain stage 2 when the SMMU has stage 2",
         },
     },
 }

@@ -3,7 +3,8 @@
 //! The command queue: commands go into coherent DMA memory, PROD tells the
 //! SMMU, and a CMD_SYNC is complete once CONS has moved past it.
 //!
-//! Correct first: one spinlock serialises producers, and completion is
+//! Correct first: one spinlock (interrupts off: the DMA API unmaps, and so
+//! invalidates, from interrupt handlers) serialises producers, and completion is
 //! polled. Errors the SMMU reports on a command (GERROR.CMDQ_ERR with
 //! CMDQ_CONS.ERR) are handled as the C driver does: an illegal command is
 //! logged and replaced by a CMD_SYNC, a fetch abort is retried, then the
@@ -28,7 +29,7 @@ use kernel::{
     dma::Coherent,
     io::{io_read, io_write},
     prelude::*,
-    sync::{new_spinlock, SpinLock},
+    sync::{new_spinlock_irq, SpinLockIrq},
     time::{delay::udelay, Delta},
 };
 
@@ -89,7 +90,7 @@ pub(crate) trait CmdqRegs {
     fn set_gerrorn(&self, val: u32);
 }
 
-impl CmdqRegs for Regs<'_> {
+impl CmdqRegs for Regs {
     fn cons(&self) -> u32 {
         self.read32(off::CMDQ_CONS)
     }
@@ -126,7 +127,7 @@ pub(crate) struct Cmdq<M: QueueMem = Coherent<[u64]>> {
     /// Polls (about one microsecond each) before a wait gives up.
     timeout_us: usize,
     #[pin]
-    producer: SpinLock<Producer>,
+    producer: SpinLockIrq<Producer>,
 }
 
 impl Cmdq {
@@ -146,7 +147,7 @@ impl<M: QueueMem> Cmdq<M> {
             mem,
             q,
             timeout_us,
-            producer <- new_spinlock!(Producer { prod: 0, issued: 0, syncs: 0 }),
+            producer <- new_spinlock_irq!(Producer { prod: 0, issued: 0, syncs: 0 }),
         })
     }
 

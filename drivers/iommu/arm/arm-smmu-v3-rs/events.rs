@@ -108,7 +108,7 @@ impl InQueue {
     /// Hands every record to `f` and tells the SMMU they are consumed, until
     /// the queue is empty; reports an overflow (`arm_smmu_evtq_thread()`).
     /// Only one thread may drain a queue (its oneshot interrupt thread).
-    fn drain<const N: usize>(&self, smmu: &Smmu<'_>, mut f: impl FnMut(&[u64; N])) {
+    fn drain<const N: usize>(&self, smmu: &Smmu, mut f: impl FnMut(&[u64; N])) {
         let (regs, q) = (smmu.regs(), self.q);
         let mut cons = regs.read32(self.cons_off);
         loop {
@@ -116,7 +116,7 @@ impl InQueue {
             if q.empty(prod, cons) {
                 if let Some(c) = q.sync_cons_ovf(prod, cons) {
                     dev_err!(
-                        smmu.dev,
+                        smmu.dev(),
                         "{} overflow detected -- records lost\n",
                         self.name
                     );
@@ -128,7 +128,7 @@ impl InQueue {
             while !q.empty(prod, cons) {
                 match self.record::<N>(q.idx(cons)) {
                     Ok(raw) => f(&raw),
-                    Err(e) => dev_err!(smmu.dev, "bad {} index: {:?}\n", self.name, e),
+                    Err(e) => dev_err!(smmu.dev(), "bad {} index: {:?}\n", self.name, e),
                 }
                 cons = q.inc_cons(cons) | Queue::ovf(cons);
             }
@@ -140,11 +140,11 @@ impl InQueue {
 
 /// Handles the PRI queue interrupt: no page request is serviced yet, so
 /// each is logged and its group denied.
-pub(crate) struct PriHandler<'a> {
-    pub(crate) smmu: Arc<Smmu<'a>>,
+pub(crate) struct PriHandler {
+    pub(crate) smmu: Arc<Smmu>,
 }
 
-impl irq::ThreadedHandler for PriHandler<'_> {
+impl irq::ThreadedHandler for PriHandler {
     fn handle_threaded(&self) -> IrqReturn {
         self.smmu.drain_pri();
         IrqReturn::Handled
@@ -155,11 +155,11 @@ impl irq::ThreadedHandler for PriHandler<'_> {
 pub(crate) const EVT_QWORDS: usize = 4;
 
 /// Handles the event queue interrupt: drains and logs every record.
-pub(crate) struct EventHandler<'a> {
-    pub(crate) smmu: Arc<Smmu<'a>>,
+pub(crate) struct EventHandler {
+    pub(crate) smmu: Arc<Smmu>,
 }
 
-impl irq::ThreadedHandler for EventHandler<'_> {
+impl irq::ThreadedHandler for EventHandler {
     fn handle_threaded(&self) -> IrqReturn {
         self.smmu.drain_events();
         IrqReturn::Handled
@@ -167,11 +167,11 @@ impl irq::ThreadedHandler for EventHandler<'_> {
 }
 
 /// Handles the global error interrupt.
-pub(crate) struct GerrorHandler<'a> {
-    pub(crate) smmu: Arc<Smmu<'a>>,
+pub(crate) struct GerrorHandler {
+    pub(crate) smmu: Arc<Smmu>,
 }
 
-impl irq::Handler for GerrorHandler<'_> {
+impl irq::Handler for GerrorHandler {
     fn handle(&self) -> IrqReturn {
         if self.smmu.handle_gerror() {
             IrqReturn::Handled
@@ -181,7 +181,7 @@ impl irq::Handler for GerrorHandler<'_> {
     }
 }
 
-impl Smmu<'_> {
+impl Smmu {
     /// Consumes every event record (`arm_smmu_evtq_thread()`).
     pub(crate) fn drain_events(&self) {
         self.evtq
@@ -197,13 +197,13 @@ impl Smmu<'_> {
         priq.drain::<PRIQ_QWORDS>(self, |raw| {
             let req = PageRequest::decode(raw);
             dev_info!(
-                self.dev,
+                self.dev(),
                 "unexpected PRI request received: {}\n",
                 format_args!("{}", req)
             );
             if let Some(resp) = req.response() {
                 if let Err(e) = self.issue(&[resp], false) {
-                    dev_err!(self.dev, "PRI response failed: {:?}\n", e);
+                    dev_err!(self.dev(), "PRI response failed: {:?}\n", e);
                 }
             }
         });
@@ -212,12 +212,12 @@ impl Smmu<'_> {
     fn report_event(&self, ev: &Event) {
         let (print, missed) = self.ratelimit.allow();
         if missed > 0 {
-            dev_err!(self.dev, "{} event messages suppressed\n", missed);
+            dev_err!(self.dev(), "{} event messages suppressed\n", missed);
         }
         if print {
             // `Event` formats with `core::fmt`, the kernel's `{}` wants its own
             // `Display`: go through `format_args!`.
-            dev_err!(self.dev, "{}\n", format_args!("{}", ev.with_client(None)));
+            dev_err!(self.dev(), "{}\n", format_args!("{}", ev.with_client(None)));
         }
     }
 
@@ -238,8 +238,8 @@ impl Smmu<'_> {
                 continue;
             }
             match bit.severity() {
-                Severity::Err => dev_err!(self.dev, "{}\n", bit.message()),
-                Severity::Warn => dev_warn!(self.dev, "{}\n", bit.message()),
+                Severity::Err => dev_err!(self.dev(), "{}\n", bit.message()),
+                Severity::Warn => dev_warn!(self.dev(), "{}\n", bit.message()),
             }
             ack ^= bit.mask();
         }

@@ -1,31 +1,56 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The driver as the IOMMU of the devices behind an SMMU: their StreamIDs,
-//! groups, and the identity and blocked domains.
+//! groups, reserved regions, and the blocked, identity and paging domains
+//! they attach to.
 
-use crate::{hw::ste::Ste, smmu::Smmu};
+use crate::{
+    cdtab::CdTable,
+    domain::{Inval, Target},
+    smmu::Smmu,
+};
 use kernel::{
-    device::Device,
+    device::{Bound, Device},
     iommu::{
+        domain::OwnedDomain,
         fwspec::{Fwspec, OfXlate},
-        ops::{Cap, DomainType, IommuOps, ReleaseDomain},
+        ops::{Cap, IommuOps, ReleaseDomain, ResvRegions},
     },
     prelude::*,
-    sync::Arc,
+    sync::{new_mutex, Arc, Mutex},
 };
 
+/// The IOVA window where `dma-iommu` maps MSI doorbells (`MSI_IOVA_BASE`,
+/// `MSI_IOVA_LENGTH` of the C driver).
+const MSI_IOVA_BASE: u64 = 0x800_0000;
+const MSI_IOVA_LENGTH: usize = 0x10_0000;
+
+/// What a device's STE and CD table currently point at.
+pub(crate) struct MasterState {
+    /// The CD table, allocated when the device first attaches to a stage-1
+    /// domain and kept until it is released (`master->cd_table`).
+    pub(crate) cdtab: Option<Pin<KBox<CdTable>>>,
+    /// The paging domain the device is attached to, if any.
+    pub(crate) domain: Option<Arc<Inval>>,
+    /// CD 0 is live (the STE points at the CD table).
+    pub(crate) s1: bool,
+}
+
 /// A device behind the SMMU (`struct arm_smmu_master`).
+#[pin_data]
 pub(crate) struct Master {
-    sids: KVec<u32>,
+    pub(crate) sids: KVec<u32>,
+    #[pin]
+    pub(crate) state: Mutex<MasterState>,
 }
 
 /// The IOMMU instance of one SMMU.
-pub(crate) struct Iommu<'a> {
-    pub(crate) smmu: Arc<Smmu<'a>>,
+pub(crate) struct Iommu {
+    pub(crate) smmu: Arc<Smmu>,
 }
 
 #[vtable]
-impl<'a> IommuOps for Iommu<'a> {
+impl IommuOps for Iommu {
     type Master = Master;
     const RELEASE_DOMAIN: ReleaseDomain = ReleaseDomain::Blocked;
 
@@ -36,11 +61,12 @@ impl<'a> IommuOps for Iommu<'a> {
 
     fn probe_device<'b>(
         &'b self,
+        parent: &'b Device<Bound>,
         dev: &'b Device,
         fwspec: &'b Fwspec,
     ) -> impl PinInit<Master, Error> + 'b {
         let smmu = &self.smmu;
-        let master = (|| {
+        let sids = (|| {
             let mut sids = KVec::with_capacity(fwspec.ids().len(), GFP_KERNEL)?;
             for &sid in fwspec.ids() {
                 if !smmu.has_sid(sid) {
@@ -48,32 +74,55 @@ impl<'a> IommuOps for Iommu<'a> {
                     return Err(ERANGE);
                 }
                 // Until a domain is attached, the stream aborts.
-                smmu.strtab.ensure(Some(smmu.dev), sid, &Ste::abort())?;
+                smmu.strtab.ensure(Some(parent), sid, &crate::hw::ste::Ste::abort())?;
                 sids.push(sid, GFP_KERNEL)?;
             }
-            Ok(Master { sids })
+            Ok(sids)
         })();
-        master
+        try_pin_init!(Master {
+            sids: sids?,
+            state <- new_mutex!(MasterState {
+                cdtab: None,
+                domain: None,
+                s1: false,
+            }),
+        }? Error)
     }
 
-    fn def_domain_type(&self, _dev: &Device, _m: Pin<&Master>) -> Option<DomainType> {
-        // No paging domains yet: every device gets the identity domain.
-        Some(DomainType::IDENTITY)
+    fn get_resv_regions(&self, _dev: &Device, _m: Pin<&Master>, regions: &mut ResvRegions) {
+        // Failure only means no MSI window: MSIs of translated devices
+        // would then fault, which the event log reports.
+        let _ = regions.add_sw_msi(MSI_IOVA_BASE, MSI_IOVA_LENGTH);
     }
 
     fn capable(&self, _dev: &Device, _m: Pin<&Master>, cap: Cap) -> bool {
         if cap == Cap::CACHE_COHERENCY {
             self.smmu.coherent
         } else {
-            cap == Cap::NOEXEC
+            cap == Cap::NOEXEC || cap == Cap::DEFERRED_FLUSH
         }
     }
 
     fn attach_identity(&self, _dev: &Device, m: Pin<&Master>) -> Result {
-        self.smmu.install(&m.sids, &Ste::bypass(&self.smmu.caps))
+        self.smmu.attach(None, m.get_ref(), Target::Bypass)
     }
 
     fn attach_blocked(&self, _dev: &Device, m: Pin<&Master>) -> Result {
-        self.smmu.install(&m.sids, &Ste::abort())
+        self.smmu.attach(None, m.get_ref(), Target::Abort)
+    }
+
+    fn domain_alloc_paging_flags(
+        &self,
+        parent: &Device<Bound>,
+        dev: &Device,
+        _m: Pin<&Master>,
+        flags: u32,
+    ) -> Result<OwnedDomain> {
+        if flags != 0 {
+            dev_dbg!(dev, "unsupported paging domain flags {:#x}\n", flags);
+            return Err(EOPNOTSUPP);
+        }
+        self.smmu
+            .alloc_paging(parent, crate::module_parameters::disable_s1.value())
     }
 }

@@ -1,45 +1,71 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The SMMU's register pages (page 0 and page 1, 64K each).
+//!
+//! The mapping is device-managed: it is revoked when the SMMU's platform
+//! device unbinds, after the driver has disabled the SMMU. Anything that
+//! outlives the binding (a paging domain still held by a user of the IOMMU
+//! API) then reads all-ones and its writes are dropped, so a command can
+//! never reach an SMMU the driver no longer owns.
 
 use crate::hw::regs::REG_SZ;
 use kernel::{
-    io::{mem::IoMem, Io},
+    io::{
+        mem::{DevresIoMem, IoMem},
+        Io,
+    },
     prelude::*,
 };
 
 /// The mapped registers of one SMMU.
-pub(crate) struct Regs<'a> {
-    io: IoMem<'a, REG_SZ>,
+pub(crate) struct Regs {
+    io: DevresIoMem<REG_SZ>,
 }
 
-impl<'a> Regs<'a> {
-    /// Wraps a mapping of the SMMU's two register pages.
-    pub(crate) fn new(io: IoMem<'a, REG_SZ>) -> Self {
-        Self { io }
+impl Regs {
+    /// Wraps a mapping of the SMMU's two register pages, revoked on unbind.
+    pub(crate) fn new(io: IoMem<'_, REG_SZ>) -> Result<Self> {
+        Ok(Self {
+            io: io.into_devres()?,
+        })
+    }
+
+    /// Whether the registers are still mapped (the SMMU's device is bound).
+    pub(crate) fn alive(&self) -> bool {
+        self.io.try_access().is_some()
     }
 
     /// Reads the 32-bit register at `off`. Offsets come from
     /// [`crate::hw::regs`] and are within the mapping; a bad one reads as
-    /// all-ones, like a missing device, and is logged.
+    /// all-ones, like a missing device, and is logged. After unbind every
+    /// register reads as all-ones.
     pub(crate) fn read32(&self, off: usize) -> u32 {
-        (&self.io).try_read32(off).unwrap_or_else(|e| {
+        let Some(io) = self.io.try_access() else {
+            return u32::MAX;
+        };
+        (&*io).try_read32(off).unwrap_or_else(|e| {
             pr_err!("arm-smmu-v3-rs: bad register read at {off:#x}: {e:?}\n");
             u32::MAX
         })
     }
 
     /// Writes the 32-bit register at `off` (`writel`: ordered after the
-    /// CPU's earlier stores to memory the SMMU reads).
+    /// CPU's earlier stores to memory the SMMU reads). Dropped after unbind.
     pub(crate) fn write32(&self, off: usize, val: u32) {
-        if let Err(e) = (&self.io).try_write32(val, off) {
+        let Some(io) = self.io.try_access() else {
+            return;
+        };
+        if let Err(e) = (&*io).try_write32(val, off) {
             pr_err!("arm-smmu-v3-rs: bad register write at {off:#x}: {e:?}\n");
         }
     }
 
-    /// Writes the 64-bit register at `off`.
+    /// Writes the 64-bit register at `off`. Dropped after unbind.
     pub(crate) fn write64(&self, off: usize, val: u64) {
-        if let Err(e) = (&self.io).try_write64(val, off) {
+        let Some(io) = self.io.try_access() else {
+            return;
+        };
+        if let Err(e) = (&*io).try_write64(val, off) {
             pr_err!("arm-smmu-v3-rs: bad register write at {off:#x}: {e:?}\n");
         }
     }

@@ -12,15 +12,12 @@ use crate::{
     },
     mmio::Regs,
 };
-use kernel::{
-    device::{Bound, Device},
-    prelude::*,
-};
+use kernel::{device::Device, prelude::*};
 
 /// The SMMU as the reset plan sees it.
 struct ResetCtx<'a> {
-    dev: &'a Device<Bound>,
-    regs: &'a Regs<'a>,
+    dev: &'a Device,
+    regs: &'a Regs,
     cmdq: &'a Cmdq,
 }
 
@@ -64,8 +61,8 @@ impl reset::ResetIo for ResetCtx<'_> {
 
 /// Resets and enables the SMMU (`arm_smmu_device_reset()`).
 pub(crate) fn reset(
-    dev: &Device<Bound>,
-    regs: &Regs<'_>,
+    dev: &Device,
+    regs: &Regs,
     cmdq: &Cmdq,
     plan: &reset::ResetPlan,
 ) -> Result {
@@ -77,7 +74,7 @@ pub(crate) fn reset(
 /// transactions abort (GBPA.ABORT), so nothing reaches memory that is about
 /// to be freed (`arm_smmu_device_disable()` + `arm_smmu_update_gbpa()`).
 /// Failures are logged; the GBPA update is tried even if disabling failed.
-pub(crate) fn shutdown(dev: &Device<Bound>, regs: &Regs<'_>, cmdq: &Cmdq) {
+pub(crate) fn shutdown(dev: &Device, regs: &Regs, cmdq: &Cmdq) {
     let mut ctx = ResetCtx { dev, regs, cmdq };
     let disable = [
         Step::Write32 {

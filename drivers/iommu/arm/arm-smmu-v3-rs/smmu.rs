@@ -20,18 +20,38 @@ use crate::{
     strtab::{SteSync, StreamTable},
 };
 use kernel::{
+    bitmap::BitmapVec,
     device::{Bound, Device},
     dma::Coherent,
     prelude::*,
+    sync::{
+        new_mutex, Mutex,
+        atomic::{Atomic, Relaxed},
+        aref::ARef,
+    },
 };
 
 /// An SMMU, enabled, with every StreamID aborting until a device attaches.
 ///
-/// Lives for the binding of the SMMU's platform device (`'a`).
-pub(crate) struct Smmu<'a> {
-    pub(crate) dev: &'a Device<Bound>,
-    regs: Regs<'a>,
+/// Shared (`Arc`) by the driver's binding, its interrupt handlers and the
+/// paging domains, which may outlive the binding (an IOMMU API user can
+/// hold a domain). [`Smmu::shutdown`] disables the SMMU when the platform
+/// device unbinds; the registers are revoked right after, so late commands
+/// fail with `ENODEV` instead of reaching the hardware; the memory goes
+/// with the last reference.
+pub(crate) struct Smmu {
+    dev: ARef<Device>,
+    regs: Regs,
+    pub(crate) info: SmmuInfo,
     pub(crate) coherent: bool,
+    shut_down: Atomic<bool>,
+    /// Serialises attach/detach, which update the invalidation arrays of
+    /// the domains on this SMMU (`arm_smmu_asid_lock`).
+    pub(crate) attach_lock: Pin<KBox<Mutex<()>>>,
+    /// ASIDs of stage-1 domains.
+    pub(crate) asids: IdAlloc,
+    /// VMIDs of stage-2 domains.
+    pub(crate) vmids: IdAlloc,
     pub(crate) caps: SteCaps,
     cmdq: Pin<KBox<Cmdq>>,
     pub(crate) evtq: InQueue,
@@ -40,13 +60,13 @@ pub(crate) struct Smmu<'a> {
     pub(crate) strtab: Pin<KBox<StreamTable>>,
 }
 
-impl<'a> Smmu<'a> {
+impl Smmu {
     /// Allocates the queues and the stream table, then resets and enables the
     /// SMMU (`arm_smmu_device_reset()`). If the reset fails the SMMU is left
     /// disabled before anything is freed.
     pub(crate) fn new(
-        dev: &'a Device<Bound>,
-        regs: Regs<'a>,
+        dev: &Device<Bound>,
+        regs: Regs,
         info: SmmuInfo,
         plat: &Platform,
     ) -> Result<Self> {
@@ -97,9 +117,14 @@ impl<'a> Smmu<'a> {
             EINVAL
         })?;
         let smmu = Self {
-            dev,
+            dev: dev.into(),
             regs,
+            info,
             coherent: plat.coherent,
+            shut_down: Atomic::new(false),
+            attach_lock: KBox::pin_init(new_mutex!(()), GFP_KERNEL)?,
+            asids: IdAlloc::new(info.asid_bits, "ASID")?,
+            vmids: IdAlloc::new(info.vmid_bits, "VMID")?,
             caps: SteCaps::from_features(info.features),
             cmdq,
             evtq,
@@ -133,8 +158,22 @@ impl<'a> Smmu<'a> {
     }
 
     /// The SMMU's registers.
-    pub(crate) fn regs(&self) -> &Regs<'a> {
+    pub(crate) fn regs(&self) -> &Regs {
         &self.regs
+    }
+
+    /// The SMMU's platform device.
+    pub(crate) fn dev(&self) -> &Device {
+        &self.dev
+    }
+
+    /// Disables the SMMU and makes incoming transactions abort, once; called
+    /// when the platform device unbinds, after every device behind the SMMU
+    /// was released (`arm_smmu_device_remove()`).
+    pub(crate) fn shutdown(&self) {
+        if !self.shut_down.xchg(true, Relaxed) {
+            reset::shutdown(&self.dev, &self.regs, &self.cmdq);
+        }
     }
 
     /// Whether `sid` fits the SMMU's StreamID width.
@@ -143,23 +182,64 @@ impl<'a> Smmu<'a> {
     }
 }
 
-impl Smmu<'_> {
-    /// Issues `cmds`, followed by a CMD_SYNC waited for if `sync`.
+impl Smmu {
+    /// Issues `cmds`, followed by a CMD_SYNC waited for if `sync`;
+    /// `ENODEV` once the SMMU is shut down.
     pub(crate) fn issue(&self, cmds: &[Cmd], sync: bool) -> Result {
+        if self.shut_down.load(Relaxed) || !self.regs.alive() {
+            return Err(ENODEV);
+        }
         self.cmdq.issue(&self.regs, cmds, sync)
     }
 }
 
-impl SteSync for Smmu<'_> {
+impl SteSync for Smmu {
     fn sync_ste(&self, sid: u32) -> Result {
         self.issue(&[Cmd::CfgiSte { sid, leaf: true }], true)
     }
 }
 
-impl Drop for Smmu<'_> {
+/// An allocator of ASIDs or VMIDs: `1..1 << bits`, 0 being reserved as in
+/// C (VMID 0 is the one of stage-2 bypass STEs).
+pub(crate) struct IdAlloc {
+    map: Pin<KBox<Mutex<BitmapVec>>>,
+    what: &'static str,
+}
+
+impl IdAlloc {
+    fn new(bits: u32, what: &'static str) -> Result<Self> {
+        let map = BitmapVec::new(1 << bits.min(16), GFP_KERNEL)?;
+        Ok(Self {
+            map: KBox::pin_init(new_mutex!(map), GFP_KERNEL)?,
+            what,
+        })
+    }
+
+    /// A free ID, now in use; `ENOSPC` when all are taken.
+    pub(crate) fn alloc(&self) -> Result<u16> {
+        let mut map = self.map.lock();
+        let id = map.next_zero_bit(1).ok_or_else(|| {
+            pr_warn!("arm-smmu-v3-rs: out of {}s\n", self.what);
+            ENOSPC
+        })?;
+        let id16 = u16::try_from(id).map_err(|_| ENOSPC)?;
+        map.set_bit(id);
+        Ok(id16)
+    }
+
+    /// Returns `id` to the pool.
+    pub(crate) fn free(&self, id: u16) {
+        let mut map = self.map.lock();
+        if usize::from(id) < map.len() {
+            map.clear_bit(usize::from(id));
+        }
+    }
+}
+
+impl Drop for Smmu {
     fn drop(&mut self) {
         // Nothing may reach memory that is about to be freed
-        // (`arm_smmu_device_remove()`).
-        reset::shutdown(self.dev, &self.regs, &self.cmdq);
+        // (`arm_smmu_device_remove()`); a no-op if already shut down.
+        self.shutdown();
     }
 }
