@@ -8,7 +8,7 @@
 
 DRIVER ?= rs
 
-.PHONY: all build setup qemu test kunit host-test qemu-test check patches clean
+.PHONY: all build setup qemu test kunit host-test qemu-test bench check patches clean
 
 all: build
 
@@ -33,6 +33,10 @@ kunit: build
 
 qemu-test: build
 	@bash scripts/qemu-test.sh
+
+# dma_map_benchmark, Rust vs C, alternating boots (BENCH_ROUNDS, BENCH_SECS).
+bench: build
+	@bash scripts/bench.sh
 
 check: build
 	@bash scripts/check.sh

@@ -27,4 +27,16 @@ mkdir -p "$EXTMOD"
 make -s -C "$KBUILD" "${KMAKE_VARS[@]}" M="$REPO" MO="$EXTMOD" modules >"$BUILD/extmod.log" 2>&1 ||
 	{ cat "$BUILD/extmod.log"; die "external module build failed"; }
 cp "$EXTMOD/drivers/iommu/arm/arm-smmu-v3-rs/arm_smmu_v3_rs.ko" "$BUILD/"
-echo "build: $BUILD/Image, $BUILD/arm_smmu_v3_rs.ko"
+
+# Test tools for the QEMU guests: the edu DMA fault module and the static
+# arm64 dma_map_benchmark of the kernel's tools/dma.
+echo "build: building the test tools"
+edu=$REPO/tools/testing/arm-smmu-v3-rs/edu
+mkdir -p "$CACHE/edu"
+make -s -C "$KBUILD" "${KMAKE_VARS[@]}" M="$edu" MO="$CACHE/edu" modules >"$BUILD/edu.log" 2>&1 ||
+	{ cat "$BUILD/edu.log"; die "edu test module build failed"; }
+cp "$CACHE/edu/smmu_edu_fault.ko" "$BUILD/"
+aarch64-linux-gnu-gcc -static -O2 -D__EXPORTED_HEADERS__ -I"$WORKTREE/include/uapi" \
+	-o "$BUILD/dma_map_benchmark" "$WORKTREE/tools/dma/dma_map_benchmark.c" ||
+	die "building dma_map_benchmark failed: is gcc-aarch64-linux-gnu installed (scripts/setup.sh)?"
+echo "build: $BUILD/Image, $BUILD/arm_smmu_v3_rs.ko, $BUILD/smmu_edu_fault.ko, $BUILD/dma_map_benchmark"

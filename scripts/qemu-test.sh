@@ -37,63 +37,111 @@ opcodes() {
 }
 
 DISKS=(--disk vda=64 --disk nvme0=64)
+EDU=(--qemu -device --qemu edu)
 
-run --driver c --name c-dma --trace smmuv3_cmdq_opcode c-dma
-# Identity domains: ours, and C's with iommu.passthrough=1 as the reference.
-run --driver rs --name rs-identity --trace smmuv3_cmdq_opcode "${DISKS[@]}" \
-	--append smmu_irqs=requested identity
-run --driver c --name c-identity --trace smmuv3_cmdq_opcode "${DISKS[@]}" \
-	--append iommu.passthrough=1 identity
-same_summary summary-match/nested c-identity rs-identity
-c_groups=$(sed -n 's/^SMMUTEST GROUPS //p' "$BUILD/qemu-c-identity.log" | tr -d '\r')
-rs_groups=$(sed -n 's/^SMMUTEST GROUPS //p' "$BUILD/qemu-rs-identity.log" | tr -d '\r')
-if [ -n "$rs_groups" ] && [ "$c_groups" = "$rs_groups" ]; then
-	echo "PASS groups-match C and Rust: $rs_groups" | tee -a "$out"
-else
-	echo "FAIL groups-match C '$c_groups' vs Rust '$rs_groups'" | tee -a "$out"
-fi
+# groups NAME: the "group:device:type" line a dma run printed.
+groups() { tr -d '\r' <"$BUILD/qemu-$1.log" | sed -n 's/^SMMUTEST GROUPS //p'; }
+# same_groups CHECK RUN_C RUN_RS: both drivers made the same groups and types.
+same_groups() {
+	c=$(groups "$2") rs=$(groups "$3")
+	if [ -n "$rs" ] && [ "$c" = "$rs" ]; then
+		echo "PASS $1 C and Rust: $rs" | tee -a "$out"
+	else
+		echo "FAIL $1 C '$c' vs Rust '$rs'" | tee -a "$out"
+	fi
+}
+# counts NAME: "OPCODE=N ..." of the commands the SMMU saw in run NAME.
+counts() { opcodes "$1" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}'; }
+# expect CHECK COND DETAIL: PASS if the shell condition holds.
+expect() {
+	if eval "$2"; then echo "PASS $1 $3" | tee -a "$out"; else echo "FAIL $1 $3" | tee -a "$out"; fi
+}
+
+# 1. DMA domains, strict invalidation (the default), both drivers.
+run --driver c --name c-dma --trace smmuv3_cmdq_opcode "${DISKS[@]}" --append domain=DMA dma
+run --driver rs --name rs-dma --trace smmuv3_cmdq_opcode "${DISKS[@]}" \
+	--append domain=DMA --append smmu_irqs=requested dma
+same_summary summary-match/nested c-dma rs-dma
+same_groups groups-match/dma c-dma rs-dma
+for r in c-dma rs-dma; do echo "INFO commands $r: $(counts "$r")"; done
 # The Rust driver's reset issues what the C driver's does, seen from QEMU.
 want="CFGI_STE_RANGE SYNC TLBI_NSNH_ALL SYNC"
-c_reset=$(opcodes c-identity | head -4 | paste -sd' ') rs_reset=$(opcodes rs-identity | head -4 | paste -sd' ')
-if [ "$c_reset" = "$want" ] && [ "$rs_reset" = "$want" ]; then
-	echo "PASS reset-commands C and Rust: $want" | tee -a "$out"
-else
-	echo "FAIL reset-commands C '$c_reset' vs Rust '$rs_reset' (want '$want')" | tee -a "$out"
-fi
-for r in c-identity rs-identity; do
-	echo "INFO commands $r: $(opcodes "$r" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')"
-done
-run --driver c --name c-summary-s1 "${S1[@]}" summary
-run --driver rs --name rs-summary-s1 "${S1[@]}" summary
-same_summary summary-match/stage1 c-summary-s1 rs-summary-s1
-run --driver c --name c-summary-s2 "${S2[@]}" summary
-run --driver rs --name rs-identity-s2 "${S2[@]}" "${DISKS[@]}" identity
-same_summary summary-match/stage2 c-summary-s2 rs-identity-s2
+c_reset=$(opcodes c-dma | head -4 | paste -sd' ') rs_reset=$(opcodes rs-dma | head -4 | paste -sd' ')
+expect reset-commands '[ "$c_reset" = "$want" ] && [ "$rs_reset" = "$want" ]' \
+	"C '$c_reset' Rust '$rs_reset' (want '$want')"
+# Same invalidations as C: every TLBI and CMD_SYNC (C also prefetches STEs).
+c_inv=$(opcodes c-dma | grep -vx PREFETCH_CONFIG | sort | uniq -c | paste -sd' ')
+rs_inv=$(opcodes rs-dma | sort | uniq -c | paste -sd' ')
+expect commands-match/dma '[ -n "$rs_inv" ] && [ "$c_inv" = "$rs_inv" ]' "C '$c_inv' Rust '$rs_inv'"
 
-# Firmware variants of QEMU's device tree.
+# 2. Lazy invalidation (flush queue).
+run --driver c --name c-dma-lazy "${DISKS[@]}" --append domain=DMA-FQ --append iommu.strict=0 dma
+run --driver rs --name rs-dma-lazy "${DISKS[@]}" --append domain=DMA-FQ --append iommu.strict=0 dma
+same_groups groups-match/lazy c-dma-lazy rs-dma-lazy
+
+# 3. Stage 2: an SMMU with stage 2 only, and disable_s1 on the default one.
+run --driver c --name c-dma-s2 "${S2[@]}" "${DISKS[@]}" --append domain=DMA dma
+run --driver rs --name rs-dma-s2 "${S2[@]}" "${DISKS[@]}" --append domain=DMA dma
+same_summary summary-match/stage2 c-dma-s2 rs-dma-s2
+same_groups groups-match/stage2 c-dma-s2 rs-dma-s2
+run --driver rs --name rs-dma-nos1 --trace smmuv3_cmdq_opcode "${DISKS[@]}" \
+	--append domain=DMA --append arm_smmu_v3_rs.disable_s1=1 dma
+nos1=$(counts rs-dma-nos1)
+expect disable_s1-is-stage2 'echo "$nos1" | grep -q TLBI_S2_IPA= && ! echo "$nos1" | grep -qE "CFGI_CD|TLBI_NH_VA"' \
+	"$nos1"
+run --driver c --name c-summary-s1 "${S1[@]}" summary
+run --driver rs --name rs-dma-s1 "${S1[@]}" "${DISKS[@]}" --append domain=DMA dma
+same_summary summary-match/stage1 c-summary-s1 rs-dma-s1
+
+# 4. Firmware variants of QEMU's device tree.
 dtbs=$CACHE/dtb
 mkdir -p "$dtbs"
 for v in noncoherent small-reg no-irqs; do
 	"$REPO/tools/testing/arm-smmu-v3-rs/make-dtb.sh" "$v" "$dtbs/$v.dtb" ||
 		echo "FAIL dtb/$v cannot make the device tree" | tee -a "$out"
 done
-run --driver c --name c-noncoherent --dtb "$dtbs/noncoherent.dtb" summary
-# Identity DMA on a non-coherent SMMU: STEs reach it through CMOs.
-run --driver rs --name rs-noncoherent --dtb "$dtbs/noncoherent.dtb" "${DISKS[@]}" identity
-same_summary summary-match/noncoherent c-noncoherent rs-noncoherent
-cmos=$(tr -d '\r' <"$BUILD/qemu-rs-noncoherent.log" |
+# A non-coherent SMMU: STEs, CDs and page tables reach it through CMOs.
+run --driver c --name c-dma-noncoherent --dtb "$dtbs/noncoherent.dtb" "${DISKS[@]}" --append domain=DMA dma
+run --driver rs --name rs-dma-noncoherent --dtb "$dtbs/noncoherent.dtb" "${DISKS[@]}" --append domain=DMA dma
+same_summary summary-match/noncoherent c-dma-noncoherent rs-dma-noncoherent
+same_groups groups-match/noncoherent c-dma-noncoherent rs-dma-noncoherent
+cmos=$(tr -d '\r' <"$BUILD/qemu-rs-dma-noncoherent.log" |
 	sed -n 's/.*non-coherent SMMU: \([0-9]*\) cache maintenance.*/\1/p')
-if [ "${cmos:-0}" -gt 0 ]; then
-	echo "PASS noncoherent-cmos $cmos CMOs on tables" | tee -a "$out"
-else
-	echo "FAIL noncoherent-cmos no CMOs counted" | tee -a "$out"
-fi
+expect noncoherent-cmos '[ "${cmos:-0}" -gt 0 ]' "${cmos:-0} CMOs on STE and CD tables"
 run --driver rs --name rs-badreg --dtb "$dtbs/small-reg.dtb" rs-badreg
 # The IOMMU cannot be unbound by hand under its devices (as C).
 run --driver rs --name rs-unbind rs-unbind
 # No interrupts in the DT: the driver works and says once what is lost.
 run --driver rs --name rs-noirqs --dtb "$dtbs/no-irqs.dtb" "${DISKS[@]}" \
-	--append smmu_irqs=none identity
+	--append domain=DMA --append smmu_irqs=none dma
+
+# 5. A DMA to an unmapped IOVA is reported as a translation fault; DMA
+# keeps working.
+for d in c rs; do
+	run --driver "$d" --name "$d-edu-fault" "${EDU[@]}" --file "$BUILD/smmu_edu_fault.ko" \
+		--append expect_iova=1 edu-fault
+done
+
+# 6. Groups and types with 2 and 4 CPUs and parallel I/O on every disk;
+# identity domains with iommu.passthrough=1.
+for n in 2 4; do
+	for d in c rs; do
+		run --driver "$d" --name "$d-par$n" --smp "$n" "${EDU[@]}" "${DISKS[@]}" \
+			--append domain=DMA --append parallel=1 dma
+	done
+	same_groups "groups-match/smp$n" "c-par$n" "rs-par$n"
+done
+for d in c rs; do
+	run --driver "$d" --name "$d-identity" "${DISKS[@]}" --append domain=identity \
+		--append iommu.passthrough=1 dma
+done
+same_groups groups-match/identity c-identity rs-identity
+
+# 7. dma_map_benchmark runs on both drivers (the timing is `make bench`).
+for d in c rs; do
+	run --driver "$d" --name "$d-bench" "${EDU[@]}" --file "$BUILD/dma_map_benchmark" \
+		--append bench_secs=1 bench
+done
 
 p=$(grep -c '^PASS ' "$out") f=$(grep -c '^FAIL ' "$out")
 echo "qemu: $p passed, $f failed"

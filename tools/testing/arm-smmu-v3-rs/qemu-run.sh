@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boots the test Image in QEMU (virt, SMMUv3, 2 CPUs) with a busybox
+# Boots the test Image in QEMU (virt, SMMUv3, 2 CPUs by default) with a busybox
 # initramfs that runs one guest scenario, and reports its checks.
 #
 # usage: qemu-run.sh [options] SCENARIO
@@ -17,6 +17,8 @@
 #   --dtb FILE           boot with this device tree instead of QEMU's
 #   --disk NAME=MiB      a random raw disk: virtio-blk (vd*) or nvme (nvme*)
 #                        (default: one 64 MiB virtio-blk disk)
+#   --smp N              CPUs (default 2)
+#   --file FILE          copy FILE into the guest's /extra (repeatable)
 #   --trace EVENT        record QEMU trace EVENT (repeatable, e.g.
 #                        smmuv3_cmdq_opcode) in build/qemu-NAME.trace
 #   --timeout SECONDS    kill QEMU after this long (default 120)
@@ -28,8 +30,8 @@
 set -uo pipefail
 . "$(dirname "$0")/../../../scripts/env.sh"
 
-driver=c name= timeout=120 dtb= log= machine=virt
-qemu_extra=() append_extra=() disks=() traces=()
+driver=c name= timeout=120 dtb= log= machine=virt smp=2
+qemu_extra=() append_extra=() disks=() traces=() files=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--driver) driver=$2; shift 2 ;;
@@ -39,6 +41,8 @@ while [ $# -gt 0 ]; do
 	--append) append_extra+=("$2"); shift 2 ;;
 	--dtb) dtb=$2; shift 2 ;;
 	--disk) disks+=("$2"); shift 2 ;;
+	--smp) smp=$2; shift 2 ;;
+	--file) files+=("$2"); shift 2 ;;
 	--trace) traces+=("$2"); shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
@@ -63,6 +67,10 @@ cp "$CACHE/busybox/bin/busybox" "$root/bin/"
 guest=$REPO/tools/testing/arm-smmu-v3-rs/guest
 cp "$guest/init" "$guest/lib.sh" "$root/"
 cp "$guest"/scenarios/*.sh "$root/scenarios/"
+mkdir -p "$root/extra"
+for f in "${files[@]}"; do
+	cp "$f" "$root/extra/" || die "cannot add $f to the guest"
+done
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.cpio.gz"
 
@@ -74,7 +82,7 @@ none) cmdline+=" initcall_blacklist=arm_smmu_driver_init arm_smmu_v3_rs.disable=
 *) die "--driver must be c, rs or none" ;;
 esac
 
-qemu=(qemu-system-aarch64 -machine "$machine,iommu=smmuv3" -cpu max -smp 2 -m 1G
+qemu=(qemu-system-aarch64 -machine "$machine,iommu=smmuv3" -cpu max -smp "$smp" -m 1G
       -display none -monitor none -serial "file:$log" -no-reboot
       -kernel "$BUILD/Image" -initrd "$work/initramfs.cpio.gz")
 [ -n "$dtb" ] && qemu+=(-dtb "$dtb")

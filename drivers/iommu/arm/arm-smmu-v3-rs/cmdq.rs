@@ -113,6 +113,9 @@ impl CmdqRegs for Regs {
 struct Producer {
     /// Next free entry, with the wrap bit.
     prod: u32,
+    /// CONS as last read or known (the SMMU is at least this far), so
+    /// CMDQ_CONS is only read when the queue looks full.
+    cons: u32,
     /// Commands written so far.
     issued: u64,
     /// CMD_SYNCs written so far.
@@ -126,28 +129,48 @@ pub(crate) struct Cmdq<M: QueueMem = Coherent<[u64]>> {
     q: Queue,
     /// Polls (about one microsecond each) before a wait gives up.
     timeout_us: usize,
+    /// CMD_SYNCs signal completion by writing 0 over themselves (an MSI
+    /// to the queue), so waits poll memory, not CMDQ_CONS
+    /// (`ARM_SMMU_OPT_MSIPOLL`: MSIs and a coherent SMMU).
+    msi_poll: bool,
     #[pin]
     producer: SpinLockIrq<Producer>,
 }
 
 impl Cmdq {
-    /// Allocates a queue of `1 << shift` commands for `dev`.
-    pub(crate) fn new(dev: &Device<Bound>, shift: u32) -> Result<impl PinInit<Self, Error>> {
+    /// Allocates a queue of `1 << shift` commands for `dev`; `msi_poll`
+    /// if the SMMU can complete CMD_SYNCs by MSI to coherent memory.
+    pub(crate) fn new(
+        dev: &Device<Bound>,
+        shift: u32,
+        msi_poll: bool,
+    ) -> Result<impl PinInit<Self, Error>> {
         let q = Queue::new(shift).ok_or(EINVAL)?;
         let mem =
             Coherent::<u64>::zeroed_slice(dev, (q.entries() as usize) * CMD_QWORDS, GFP_KERNEL)?;
-        Ok(Self::with_mem(mem, q, POLL_TIMEOUT_US))
+        Ok(Self::with_mem(mem, q, POLL_TIMEOUT_US, msi_poll))
     }
 }
 
 impl<M: QueueMem> Cmdq<M> {
     /// A queue `q` in `mem`, whose waits give up after `timeout_us` polls.
-    pub(crate) fn with_mem(mem: M, q: Queue, timeout_us: usize) -> impl PinInit<Self, Error> {
+    pub(crate) fn with_mem(
+        mem: M,
+        q: Queue,
+        timeout_us: usize,
+        msi_poll: bool,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             mem,
             q,
             timeout_us,
-            producer <- new_spinlock_irq!(Producer { prod: 0, issued: 0, syncs: 0 }),
+            msi_poll,
+            producer <- new_spinlock_irq!(Producer {
+                prod: 0,
+                cons: 0,
+                issued: 0,
+                syncs: 0,
+            }),
         })
     }
 
@@ -183,8 +206,10 @@ impl<M: QueueMem> Cmdq<M> {
         let mut p = self.producer.lock();
         let mut rest = cmds;
         while !rest.is_empty() || sync {
-            let cons = self.wait_for_space(regs, p.prod)?;
-            let room = self.q.space(p.prod, cons) as usize;
+            if self.q.space(p.prod, p.cons) == 0 {
+                p.cons = self.wait_for_space(regs, p.prod)?;
+            }
+            let room = self.q.space(p.prod, p.cons) as usize;
             let (now, later) = rest.split_at(room.min(rest.len()));
             for cmd in now {
                 self.write_cmd(p.prod, cmd)?;
@@ -195,7 +220,15 @@ impl<M: QueueMem> Cmdq<M> {
             // The CMD_SYNC goes in once everything before it is in.
             let sync_at = if rest.is_empty() && sync && room > now.len() {
                 let at = p.prod;
-                self.write_cmd(at, &Cmd::Sync { cs: SyncCs::None })?;
+                let cs = if self.msi_poll {
+                    SyncCs::Irq {
+                        msi_addr: self.slot_dma(at),
+                        msi_data: 0,
+                    }
+                } else {
+                    SyncCs::None
+                };
+                self.write_cmd(at, &Cmd::Sync { cs })?;
                 p.prod = self.q.inc_prod_n(p.prod, 1);
                 p.syncs += 1;
                 Some(at)
@@ -204,10 +237,18 @@ impl<M: QueueMem> Cmdq<M> {
             };
             regs.set_prod(p.prod);
             if let Some(at) = sync_at {
-                return self.wait_for_sync(regs, at);
+                self.wait_for_sync(regs, at)?;
+                // Everything up to the CMD_SYNC was consumed.
+                p.cons = p.prod;
+                return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// Bus address of the command at `p`.
+    fn slot_dma(&self, p: u32) -> u64 {
+        self.mem.dma() + (self.q.idx(p) as u64) * (CMD_QWORDS as u64) * 8
     }
 
     /// Polls CONS until `done(cons)` holds, handling command errors the
@@ -242,10 +283,31 @@ impl<M: QueueMem> Cmdq<M> {
         })
     }
 
-    /// Waits until CONS has passed the CMD_SYNC at `at`.
+    /// Waits until CONS has passed the CMD_SYNC at `at` or, with MSI
+    /// polling, until the SMMU cleared its first word
+    /// (`arm_smmu_cmdq_poll_until_msi()`); command errors are still looked
+    /// for every 16 polls.
     fn wait_for_sync(&self, regs: &impl CmdqRegs, at: u32) -> Result {
-        self.wait(regs, "CMD_SYNC", |cons| self.q.consumed(cons, at))
-            .map(|_| ())
+        if !self.msi_poll {
+            return self
+                .wait(regs, "CMD_SYNC", |cons| self.q.consumed(cons, at))
+                .map(|_| ());
+        }
+        let base = self.q.idx(at) as usize * CMD_QWORDS;
+        for i in 0..self.timeout_us {
+            if self.mem.read(base)? as u32 == 0 {
+                return Ok(());
+            }
+            if i % 16 == 15 {
+                self.handle_error(regs)?;
+            }
+            udelay(Delta::from_micros(1));
+        }
+        pr_err!(
+            "arm-smmu-v3-rs: timeout waiting for CMD_SYNC MSI (CMDQ_CONS {:#x})\n",
+            regs.cons()
+        );
+        Err(ETIMEDOUT)
     }
 
     /// Handles a command error the SMMU reported, if any, so the queue
@@ -398,7 +460,7 @@ mod tests {
     fn batch_larger_than_queue_wraps() -> Result {
         let (mem, q) = queue(3)?; // 8 entries
         let fake = FakeSmmu::new(&mem, q, 3, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, false), GFP_KERNEL)?;
         let cmds: KVec<Cmd> = {
             let mut v = KVec::new();
             for i in 0..20 {
@@ -424,7 +486,7 @@ mod tests {
         let (mem, q) = queue(4)?;
         // One command per CONS read: the sync must poll until it is passed.
         let fake = FakeSmmu::new(&mem, q, 1, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, false), GFP_KERNEL)?;
         cmdq.issue(&fake, &[tlbi(1), tlbi(2), tlbi(3)], true)?;
         assert_eq!(fake.seen.borrow().len(), 4);
         assert!(fake.q.empty(fake.prod.get(), fake.cons.get()));
@@ -435,7 +497,7 @@ mod tests {
     fn stuck_smmu_times_out() -> Result {
         let (mem, q) = queue(2)?;
         let fake = FakeSmmu::new(&mem, q, 0, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100, false), GFP_KERNEL)?;
         assert_eq!(cmdq.issue(&fake, &[tlbi(1)], true).err(), Some(ETIMEDOUT));
         Ok(())
     }
@@ -444,7 +506,7 @@ mod tests {
     fn illegal_command_is_skipped() -> Result {
         let (mem, q) = queue(3)?;
         let fake = FakeSmmu::new(&mem, q, 8, Some(Opcode::CfgiSteRange as u8));
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, false), GFP_KERNEL)?;
         cmdq.issue(&fake, &[tlbi(1), Cmd::CfgiAll, tlbi(2)], true)?;
         let seen = fake.seen.borrow();
         // The refused CFGI_ALL became a CMD_SYNC; the rest went through.

@@ -187,7 +187,7 @@ struct Batch<'a> {
 }
 
 /// Commands per batch.
-const BATCH: usize = 64;
+const BATCH: usize = 16;
 
 impl<'a> Batch<'a> {
     fn new(smmu: &'a Smmu) -> Self {
@@ -342,16 +342,13 @@ impl Smmu {
         let unreffed = match &st.domain {
             Some(old) if !same => {
                 let copy = storage(old.with_array(|a| a.len()))?;
-                let mut arr = old
-                    .with_array(|a| a.merge(&[], copy))
-                    .map_err(|_| EINVAL)?;
+                let mut arr = old.with_array(|a| a.merge(&[], copy)).map_err(|_| EINVAL)?;
                 let mut mine = [old.entry()];
                 arr.unref(&mut mine);
                 let tag_unused = mine.iter().all(|e| e.users() == 0);
                 if arr.num_trashes() > 0 {
-                    if let Some(purged) = arr
-                        .purge(storage(arr.purged_len())?)
-                        .map_err(|_| EINVAL)?
+                    if let Some(purged) =
+                        arr.purge(storage(arr.purged_len())?).map_err(|_| EINVAL)?
                     {
                         arr = purged;
                     }

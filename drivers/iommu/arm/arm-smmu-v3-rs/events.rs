@@ -217,7 +217,13 @@ impl Smmu {
         if print {
             // `Event` formats with `core::fmt`, the kernel's `{}` wants its own
             // `Display`: go through `format_args!`.
-            dev_err!(self.dev(), "{}\n", format_args!("{}", ev.with_client(None)));
+            self.with_stream_name(ev.sid, |client| {
+                dev_err!(
+                    self.dev(),
+                    "{}\n",
+                    format_args!("{}", ev.with_client(client))
+                )
+            });
         }
     }
 

@@ -74,8 +74,15 @@ impl IommuOps for Iommu {
                     return Err(ERANGE);
                 }
                 // Until a domain is attached, the stream aborts.
-                smmu.strtab.ensure(Some(parent), sid, &crate::hw::ste::Ste::abort())?;
+                smmu.strtab
+                    .ensure(Some(parent), sid, &crate::hw::ste::Ste::abort())?;
                 sids.push(sid, GFP_KERNEL)?;
+            }
+            for &sid in &sids {
+                if let Err(e) = smmu.add_stream(sid, dev.name()) {
+                    smmu.remove_streams(&sids);
+                    return Err(e);
+                }
             }
             Ok(sids)
         })();
@@ -87,6 +94,11 @@ impl IommuOps for Iommu {
                 s1: false,
             }),
         }? Error)
+    }
+
+    fn release_device(&self, _dev: &Device, m: Pin<KBox<Master>>) {
+        // The core attached the blocked domain (`RELEASE_DOMAIN`) first.
+        self.smmu.remove_streams(&m.sids);
     }
 
     fn get_resv_regions(&self, _dev: &Device, _m: Pin<&Master>, regions: &mut ResvRegions) {

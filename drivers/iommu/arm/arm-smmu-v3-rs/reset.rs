@@ -60,12 +60,7 @@ impl reset::ResetIo for ResetCtx<'_> {
 }
 
 /// Resets and enables the SMMU (`arm_smmu_device_reset()`).
-pub(crate) fn reset(
-    dev: &Device,
-    regs: &Regs,
-    cmdq: &Cmdq,
-    plan: &reset::ResetPlan,
-) -> Result {
+pub(crate) fn reset(dev: &Device, regs: &Regs, cmdq: &Cmdq, plan: &reset::ResetPlan) -> Result {
     let mut ctx = ResetCtx { dev, regs, cmdq };
     reset::execute(plan.steps(), &mut ctx).map_err(|_| EIO)
 }

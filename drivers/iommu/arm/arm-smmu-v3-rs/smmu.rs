@@ -24,10 +24,11 @@ use kernel::{
     device::{Bound, Device},
     dma::Coherent,
     prelude::*,
+    str::{CStr, CString},
     sync::{
-        new_mutex, Mutex,
-        atomic::{Atomic, Relaxed},
         aref::ARef,
+        atomic::{Atomic, Relaxed},
+        new_mutex, Mutex,
     },
 };
 
@@ -48,6 +49,9 @@ pub(crate) struct Smmu {
     /// Serialises attach/detach, which update the invalidation arrays of
     /// the domains on this SMMU (`arm_smmu_asid_lock`).
     pub(crate) attach_lock: Pin<KBox<Mutex<()>>>,
+    /// The name of the device behind each StreamID, for event reports
+    /// (the C driver's `streams` tree).
+    streams: Pin<KBox<Mutex<KVec<(u32, CString)>>>>,
     /// ASIDs of stage-1 domains.
     pub(crate) asids: IdAlloc,
     /// VMIDs of stage-2 domains.
@@ -74,7 +78,10 @@ impl Smmu {
             dev_err!(dev, "unusable stream table geometry: {:?}\n", e);
             EINVAL
         })?;
-        let cmdq = KBox::pin_init(Cmdq::new(dev, info.cmdq_shift)?, GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(
+            Cmdq::new(dev, info.cmdq_shift, info.options.msipoll)?,
+            GFP_KERNEL,
+        )?;
         let evtq = Coherent::<u64>::zeroed_slice(
             dev,
             (1usize << info.evtq_shift) * EVT_QWORDS,
@@ -123,6 +130,7 @@ impl Smmu {
             coherent: plat.coherent,
             shut_down: Atomic::new(false),
             attach_lock: KBox::pin_init(new_mutex!(()), GFP_KERNEL)?,
+            streams: KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?,
             asids: IdAlloc::new(info.asid_bits, "ASID")?,
             vmids: IdAlloc::new(info.vmid_bits, "VMID")?,
             caps: SteCaps::from_features(info.features),
@@ -174,6 +182,28 @@ impl Smmu {
         if !self.shut_down.xchg(true, Relaxed) {
             reset::shutdown(&self.dev, &self.regs, &self.cmdq);
         }
+    }
+
+    /// Records that `sid` belongs to the device called `name`.
+    pub(crate) fn add_stream(&self, sid: u32, name: &CStr) -> Result {
+        let name = CString::try_from_fmt(fmt!("{name}"))?;
+        self.streams.lock().push((sid, name), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Forgets the StreamIDs in `sids`.
+    pub(crate) fn remove_streams(&self, sids: &[u32]) {
+        self.streams.lock().retain(|(s, _)| !sids.contains(s));
+    }
+
+    /// Calls `f` with the name of the device behind `sid`, if known.
+    pub(crate) fn with_stream_name<R>(&self, sid: u32, f: impl FnOnce(Option<&str>) -> R) -> R {
+        let streams = self.streams.lock();
+        let name = streams
+            .iter()
+            .find(|(s, _)| *s == sid)
+            .and_then(|(_, n)| n.to_str().ok());
+        f(name)
     }
 
     /// Whether `sid` fits the SMMU's StreamID width.

@@ -48,16 +48,18 @@ disk_read_sha() {
 }
 
 # disk_write_readback DEV CHECK: writes 8 MiB of random data at offset 16 MiB
-# with O_DIRECT, drops caches, reads it back and compares.
+# with O_DIRECT, drops caches, reads it back and compares (one pattern file
+# per disk, so disks can be checked in parallel).
 disk_write_readback() {
-	head -c 8388608 /dev/urandom >/tmp/pattern
-	want=$(sha256sum </tmp/pattern | cut -d' ' -f1)
-	dd if=/tmp/pattern of="$1" bs=1M seek=16 oflag=direct conv=fsync 2>/dev/null ||
+	pattern=/tmp/pattern.${1##*/}
+	head -c 8388608 /dev/urandom >"$pattern"
+	want=$(sha256sum <"$pattern" | cut -d' ' -f1)
+	dd if="$pattern" of="$1" bs=1M seek=16 oflag=direct conv=fsync 2>/dev/null ||
 		{ fail "$2" "write to $1 failed"; return; }
 	drop_caches
 	got=$(dd if="$1" bs=1M skip=16 count=8 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
 	expect_eq "$2" "$want" "$got"
-	rm -f /tmp/pattern
+	rm -f "$pattern"
 }
 
 # The kernel log has no oops, BUG, WARNING or panic.
