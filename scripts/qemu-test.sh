@@ -101,13 +101,18 @@ for v in noncoherent small-reg no-irqs; do
 		echo "FAIL dtb/$v cannot make the device tree" | tee -a "$out"
 done
 # A non-coherent SMMU: STEs, CDs and page tables reach it through CMOs.
-run --driver c --name c-dma-noncoherent --dtb "$dtbs/noncoherent.dtb" "${DISKS[@]}" --append domain=DMA dma
-run --driver rs --name rs-dma-noncoherent --dtb "$dtbs/noncoherent.dtb" "${DISKS[@]}" --append domain=DMA dma
+for d in c rs; do
+	run --driver "$d" --name "$d-dma-noncoherent" --dtb "$dtbs/noncoherent.dtb" "${DISKS[@]}" \
+		--append domain=DMA --append count_cmos=1 dma
+done
 same_summary summary-match/noncoherent c-dma-noncoherent rs-dma-noncoherent
 same_groups groups-match/noncoherent c-dma-noncoherent rs-dma-noncoherent
 cmos=$(tr -d '\r' <"$BUILD/qemu-rs-dma-noncoherent.log" |
 	sed -n 's/.*non-coherent SMMU: \([0-9]*\) cache maintenance.*/\1/p')
 expect noncoherent-cmos '[ "${cmos:-0}" -gt 0 ]' "${cmos:-0} CMOs on STE and CD tables"
+for d in c rs; do
+	echo "INFO page-table CMOs $d: $(tr -d '\r' <"$BUILD/qemu-$d-dma-noncoherent.log" | sed -n 's/^SMMUTEST PGTABLE_CMOS //p')"
+done
 run --driver rs --name rs-badreg --dtb "$dtbs/small-reg.dtb" rs-badreg
 # The IOMMU cannot be unbound by hand under its devices (as C).
 run --driver rs --name rs-unbind rs-unbind
@@ -136,6 +141,11 @@ for d in c rs; do
 		--append iommu.passthrough=1 dma
 done
 same_groups groups-match/identity c-identity rs-identity
+
+# Moving a device between domain types at run time, both drivers.
+for d in c rs; do
+	run --driver "$d" --name "$d-switch" --disk vda=64 switch
+done
 
 # 7. dma_map_benchmark runs on both drivers (the timing is `make bench`).
 for d in c rs; do

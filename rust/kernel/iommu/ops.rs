@@ -528,7 +528,8 @@ impl<T: IommuOps> Adapter<T> {
             if !unsafe { bindings::dev_iommu_priv_get(dev) }.is_null() {
                 return Err(EBUSY);
             }
-            let master = KBox::pin_init(reg.data().probe_device(reg.parent(), d, fwspec), GFP_KERNEL)?;
+            let master =
+                KBox::pin_init(reg.data().probe_device(reg.parent(), d, fwspec), GFP_KERNEL)?;
             // SAFETY: `dev->iommu` exists. Reclaimed in `release_device_cb`,
             // which the core calls whenever a successful `probe_device` is
             // undone.

@@ -1066,7 +1066,13 @@ mod tests {
     impl DomainOps for S2Domain {
         type Iommu = NoIommu;
 
-        fn attach_dev(_d: &Domain<Self>, _i: &NoIommu, _p: &Device<Bound>, _dev: &Device, _m: Pin<&()>) -> Result {
+        fn attach_dev(
+            _d: &Domain<Self>,
+            _i: &NoIommu,
+            _p: &Device<Bound>,
+            _dev: &Device,
+            _m: Pin<&()>,
+        ) -> Result {
             Err(ENODEV)
         }
 

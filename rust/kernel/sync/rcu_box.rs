@@ -32,7 +32,7 @@ struct Node<T> {
 /// An owned `T` that readers access under the RCU read lock while writers
 /// replace it.
 ///
-/// Writers need no lock for memory safety: [`RcuBox::replace`] swaps the
+/// Writers need no lock to be memory safe, as [`RcuBox::replace`] swaps the
 /// pointer atomically and each old value is freed exactly once, after every
 /// reader that could see it has left its read-side critical section.
 /// Callers that compute the new value from the old one serialise their
@@ -134,7 +134,12 @@ impl<T: Send + Sync + 'static> RcuBox<T> {
         // reachable through `self.ptr`; readers that loaded it are inside an
         // RCU read-side critical section, which `call_rcu()` waits for
         // before calling `free_node`, the only user of the head.
-        unsafe { bindings::call_rcu(Opaque::cast_into(&raw const (*old).head), Some(free_node::<T>)) };
+        unsafe {
+            bindings::call_rcu(
+                Opaque::cast_into(&raw const (*old).head),
+                Some(free_node::<T>),
+            )
+        };
     }
 }
 
@@ -171,7 +176,7 @@ impl<T: Send + Sync + 'static> Drop for RcuNew<T> {
 /// `head` is the `head` field of a `Node<T>` allocated by `KBox` and handed to
 /// `call_rcu()` by `replace`.
 unsafe extern "C" fn free_node<T>(head: *mut bindings::callback_head) {
-    // SAFETY: `Node<T>` is `repr(C)` with `head` first (an `Opaque` is
+    // CAST: `Node<T>` is `repr(C)` with `head` first (an `Opaque` is
     // `repr(transparent)`), so the head's address is the node's.
     let node = head.cast::<Node<T>>();
     // SAFETY: By the function's safety requirement the node came from
@@ -186,5 +191,66 @@ impl<T: Send + Sync + 'static> Drop for RcuBox<T> {
         // reader borrows `self` any more (`&mut self`), and replaced nodes
         // are freed by their own callbacks.
         drop(unsafe { KBox::from_raw(p) });
+    }
+}
+
+#[macros::kunit_tests(rust_kernel_rcu_box)]
+mod tests {
+    use super::*;
+    use crate::sync::atomic::Relaxed;
+
+    static DROPS: Atomic<u32> = Atomic::new(0);
+
+    struct Counted(u32);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.add(1, Relaxed);
+        }
+    }
+
+    fn drops() -> u32 {
+        DROPS.load(Relaxed)
+    }
+
+    #[test]
+    fn old_values_outlive_their_readers() -> Result {
+        let start = drops();
+        let b = RcuBox::new(Counted(1), GFP_KERNEL)?;
+        {
+            let g = rcu::read_lock();
+            let old = b.read(&g);
+            b.replace(Counted(2), GFP_KERNEL)?;
+            // A reader that loaded the old value keeps it until it unlocks;
+            // new readers see the new one.
+            assert_eq!(old.0, 1);
+            assert_eq!(b.read(&g).0, 2);
+            assert_eq!(drops() - start, 0);
+        }
+        // The old value goes after a grace period.
+        rcu::rcu_barrier();
+        assert_eq!(drops() - start, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn prepared_values_publish_or_free() -> Result {
+        let start = drops();
+        let b = RcuBox::new(Counted(1), GFP_KERNEL)?;
+        let unused = RcuBox::prepare(Counted(2), GFP_KERNEL)?;
+        assert_eq!(unused.get().0, 2);
+        drop(unused);
+        assert_eq!(drops() - start, 1);
+        b.publish(RcuBox::prepare(Counted(3), GFP_KERNEL)?);
+        {
+            let g = rcu::read_lock();
+            assert_eq!(b.read(&g).0, 3);
+        }
+        // Dropping the box frees the current value at once, the replaced
+        // one after the grace period.
+        drop(b);
+        rcu::rcu_barrier();
+        assert_eq!(drops() - start, 3);
+        Ok(())
     }
 }

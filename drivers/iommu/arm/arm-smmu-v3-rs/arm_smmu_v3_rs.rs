@@ -63,6 +63,10 @@ struct Shutdown(Arc<Smmu>);
 impl Drop for Shutdown {
     fn drop(&mut self) {
         self.0.shutdown();
+        // Invalidation arrays replaced by attach/detach are freed by RCU
+        // callbacks in this module's code; no attach can happen any more,
+        // so wait for the pending ones before the module can go.
+        kernel::sync::rcu::rcu_barrier();
     }
 }
 

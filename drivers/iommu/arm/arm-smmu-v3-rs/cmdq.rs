@@ -248,7 +248,7 @@ impl<M: QueueMem> Cmdq<M> {
 
     /// Bus address of the command at `p`.
     fn slot_dma(&self, p: u32) -> u64 {
-        self.mem.dma() + (self.q.idx(p) as u64) * (CMD_QWORDS as u64) * 8
+        self.mem.dma() + u64::from(self.q.idx(p)) * (CMD_QWORDS as u64) * 8
     }
 
     /// Polls CONS until `done(cons)` holds, handling command errors the

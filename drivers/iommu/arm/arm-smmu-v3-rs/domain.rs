@@ -154,7 +154,7 @@ impl Inval {
                 batch.add(all);
                 continue;
             }
-            let shift = inv.pgsize_shift() as u32;
+            let shift = u32::from(inv.pgsize_shift());
             match TlbiRange::new(kind, iova, size, granule, shift, leaf, range) {
                 Ok(cmds) => cmds.for_each(|c| batch.add(c)),
                 // Over-invalidate rather than miss anything.

@@ -32,6 +32,9 @@ use kernel::{
     },
 };
 
+/// StreamIDs and the names of their devices.
+type Streams = KVec<(u32, CString)>;
+
 /// An SMMU, enabled, with every StreamID aborting until a device attaches.
 ///
 /// Shared (`Arc`) by the driver's binding, its interrupt handlers and the
@@ -51,7 +54,7 @@ pub(crate) struct Smmu {
     pub(crate) attach_lock: Pin<KBox<Mutex<()>>>,
     /// The name of the device behind each StreamID, for event reports
     /// (the C driver's `streams` tree).
-    streams: Pin<KBox<Mutex<KVec<(u32, CString)>>>>,
+    streams: Pin<KBox<Mutex<Streams>>>,
     /// ASIDs of stage-1 domains.
     pub(crate) asids: IdAlloc,
     /// VMIDs of stage-2 domains.

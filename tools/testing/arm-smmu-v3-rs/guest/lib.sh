@@ -67,3 +67,25 @@ no_kernel_splat() {
 	bad=$(dmesg | grep -E 'Oops|BUG:|WARNING:|Kernel panic|Call trace' | head -1)
 	if [ -z "$bad" ]; then pass "$1" "clean log"; else fail "$1" "$bad"; fi
 }
+
+# cmo_trace_start DEVNAME: records the DMA API cache maintenance io-pgtable
+# does for DEVNAME's (a non-coherent SMMU's) page tables: dma_map_phys of new
+# table pages and dma_sync_single_for_device of updated entries.
+cmo_trace_start() {
+	t=/sys/kernel/tracing
+	mount -t tracefs tracefs $t 2>/dev/null
+	echo 0 >$t/tracing_on
+	echo >$t/trace
+	for e in dma_map_phys dma_sync_single_for_device; do
+		echo "device == \"$1\"" >$t/events/dma/$e/filter
+		echo 1 >$t/events/dma/$e/enable
+	done
+	echo 1 >$t/tracing_on
+}
+
+# cmo_trace_count: how many such operations happened since cmo_trace_start
+# (entries plus overruns, so a full buffer does not hide any).
+cmo_trace_count() {
+	cat /sys/kernel/tracing/per_cpu/cpu*/stats 2>/dev/null |
+		awk '/^entries:/ { n += $2 } /^overrun:/ { n += $2 } END { print n + 0 }'
+}

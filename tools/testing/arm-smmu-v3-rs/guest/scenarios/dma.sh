@@ -25,6 +25,9 @@ check_disk() {
 }
 
 disks=$(arg disks | tr , ' ')
+# count_cmos=1: count the page-table cache maintenance of the I/O below.
+smmu_dev=$(ls /sys/bus/platform/devices | grep -m1 smmuv3)
+[ "$(arg count_cmos)" = 1 ] && cmo_trace_start "$smmu_dev"
 if [ "$(arg parallel)" = 1 ]; then
 	for d in $disks; do check_disk "$d" >"/tmp/check.$d" 2>&1 & done
 	wait
@@ -32,6 +35,12 @@ if [ "$(arg parallel)" = 1 ]; then
 	pass parallel "$(echo $disks | wc -w) disks at once on $(grep -c ^processor /proc/cpuinfo) CPUs"
 else
 	for d in $disks; do check_disk "$d"; done
+fi
+if [ "$(arg count_cmos)" = 1 ]; then
+	n=$(cmo_trace_count)
+	echo "SMMUTEST PGTABLE_CMOS $n"
+	if [ "$n" -gt 0 ]; then pass pgtable_cmos "$n DMA API syncs of page tables"
+	else fail pgtable_cmos "no page-table cache maintenance traced"; fi
 fi
 # One line: "group:device:type ..." sorted, for the host to compare.
 groups=$(for g in /sys/kernel/iommu_groups/*; do

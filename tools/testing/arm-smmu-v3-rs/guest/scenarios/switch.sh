@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Moves the virtio-blk disk between domain types at run time: unbound from
+# its driver, its group's type is written in sysfs (which re-attaches the
+# device), then it is bound again and read through the new domain:
+# DMA -> identity -> DMA-FQ -> DMA. Exercises detach/attach between paging
+# and identity domains and between two paging domains.
+summary=$(smmu_summary)
+if [ -n "$summary" ]; then pass probe "$summary"; else fail probe "no probe summary"; fi
+wait_for /dev/vda 20 || fail switch.disk "no /dev/vda"
+pci=$(readlink -f /sys/block/vda/device)
+while [ -n "$pci" ] && [ ! -e "$pci/iommu_group" ]; do pci=${pci%/*}; done
+drv=$(readlink -f "$pci/driver")
+expect_eq switch.start DMA "$(cat "$pci/iommu_group/type" 2>/dev/null)"
+n=0
+for t in identity DMA-FQ DMA; do
+	n=$((n + 1))
+	echo "${pci##*/}" >"$drv/unbind"
+	if echo "$t" >"$pci/iommu_group/type" 2>/tmp/err; then
+		expect_eq "switch$n.type" "$t" "$(cat "$pci/iommu_group/type")"
+	else
+		fail "switch$n.type" "writing $t: $(cat /tmp/err)"
+	fi
+	echo "${pci##*/}" >"$drv/bind"
+	if wait_for /dev/vda 20; then
+		disk_read_sha /dev/vda "switch$n.$t.read_sha256"
+	else
+		fail "switch$n.$t.present" "no /dev/vda after rebinding"
+	fi
+done
+no_kernel_splat log
