@@ -16,15 +16,18 @@ features() {
 	tr -d '\r' <"$BUILD/qemu-$1.log" | sed -n 's/.*arm[-_]smmu[-_]v3[-_a-z]* [^ ]*: \(oas [0-9]*-bit (features 0x[0-9a-f]*)\).*/\1/p' | head -1
 }
 
-# same_summary NAME RUN_C RUN_RS: both drivers decoded the same SMMU alike.
-same_summary() {
-	c=$(features "$2") rs=$(features "$3")
-	if [ -n "$c" ] && [ "$c" = "$rs" ]; then
-		echo "PASS $1 C and Rust: $c" | tee -a "$out"
+# same FN CHECK RUN_C RUN_RS: FN (features, groups) gives the same
+# non-empty answer for the C and the Rust run.
+same() {
+	c=$("$1" "$3") rs=$("$1" "$4")
+	if [ -n "$rs" ] && [ "$c" = "$rs" ]; then
+		echo "PASS $2 C and Rust: $rs" | tee -a "$out"
 	else
-		echo "FAIL $1 C '$c' vs Rust '$rs'" | tee -a "$out"
+		echo "FAIL $2 C '$c' vs Rust '$rs'" | tee -a "$out"
 	fi
 }
+# same_summary CHECK RUN_C RUN_RS: both drivers decoded the same SMMU alike.
+same_summary() { same features "$@"; }
 
 # QEMU 10's `virt` forces stage=nested (both stages); older machine types
 # honour -global arm-smmuv3.stage.
@@ -42,14 +45,7 @@ EDU=(--qemu -device --qemu edu)
 # groups NAME: the "group:device:type" line a dma run printed.
 groups() { tr -d '\r' <"$BUILD/qemu-$1.log" | sed -n 's/^SMMUTEST GROUPS //p'; }
 # same_groups CHECK RUN_C RUN_RS: both drivers made the same groups and types.
-same_groups() {
-	c=$(groups "$2") rs=$(groups "$3")
-	if [ -n "$rs" ] && [ "$c" = "$rs" ]; then
-		echo "PASS $1 C and Rust: $rs" | tee -a "$out"
-	else
-		echo "FAIL $1 C '$c' vs Rust '$rs'" | tee -a "$out"
-	fi
-}
+same_groups() { same groups "$@"; }
 # counts NAME: "OPCODE=N ..." of the commands the SMMU saw in run NAME.
 counts() { opcodes "$1" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}'; }
 # expect CHECK COND DETAIL: PASS if the shell condition holds.
@@ -144,8 +140,16 @@ same_groups groups-match/identity c-identity rs-identity
 
 # Moving a device between domain types at run time, both drivers.
 for d in c rs; do
-	run --driver "$d" --name "$d-switch" --disk vda=64 switch
+	run --driver "$d" --name "$d-switch" --trace smmuv3_cmdq_opcode --disk vda=64 switch
+	run --driver "$d" --name "$d-switch-s2" "${S2[@]}" --trace smmuv3_cmdq_opcode --disk vda=64 switch
 done
+# The configuration commands of those moves equal C's: same STE and CD
+# updates (steps and syncs), same tag flushes.
+cfg() { opcodes "$1" | grep -E '^(CFGI|TLBI_NH_ASID|TLBI_S12)' | sort | uniq -c | paste -sd' '; }
+c_cfg=$(cfg c-switch) rs_cfg=$(cfg rs-switch)
+expect commands-match/switch '[ -n "$rs_cfg" ] && [ "$c_cfg" = "$rs_cfg" ]' "C '$c_cfg' Rust '$rs_cfg'"
+c_cfg=$(cfg c-switch-s2) rs_cfg=$(cfg rs-switch-s2)
+expect commands-match/switch-s2 '[ -n "$rs_cfg" ] && [ "$c_cfg" = "$rs_cfg" ]' "C '$c_cfg' Rust '$rs_cfg'"
 
 # 7. dma_map_benchmark runs on both drivers (the timing is `make bench`).
 for d in c rs; do

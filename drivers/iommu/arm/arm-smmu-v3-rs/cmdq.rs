@@ -22,7 +22,7 @@ use crate::{
         regs::ctrl_off as off,
         reset::QueueConfig,
     },
-    mmio::Regs,
+    mmio::RegsGuard,
 };
 use kernel::{
     device::{Bound, Device},
@@ -90,7 +90,7 @@ pub(crate) trait CmdqRegs {
     fn set_gerrorn(&self, val: u32);
 }
 
-impl CmdqRegs for Regs {
+impl CmdqRegs for RegsGuard<'_> {
     fn cons(&self) -> u32 {
         self.read32(off::CMDQ_CONS)
     }

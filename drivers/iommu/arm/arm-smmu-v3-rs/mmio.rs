@@ -10,6 +10,7 @@
 
 use crate::hw::regs::REG_SZ;
 use kernel::{
+    devres::DevresGuard,
     io::{
         mem::{DevresIoMem, IoMem},
         Io,
@@ -30,9 +31,10 @@ impl Regs {
         })
     }
 
-    /// Whether the registers are still mapped (the SMMU's device is bound).
-    pub(crate) fn alive(&self) -> bool {
-        self.io.try_access().is_some()
+    /// The mapping for a sequence of accesses (one revocation check, the
+    /// RCU read lock held meanwhile); `None` after unbind.
+    pub(crate) fn access(&self) -> Option<RegsGuard<'_>> {
+        self.io.try_access().map(RegsGuard)
     }
 
     /// Reads the 32-bit register at `off`. Offsets come from
@@ -80,5 +82,26 @@ impl Regs {
             timeout_us,
         )
         .is_ok()
+    }
+}
+
+/// The registers, held mapped for a sequence of accesses ([`Regs::access`]).
+pub(crate) struct RegsGuard<'a>(DevresGuard<'a, IoMem<'static, REG_SZ>>);
+
+impl RegsGuard<'_> {
+    /// Reads the 32-bit register at `off` (all-ones and logged if `off` is
+    /// out of range).
+    pub(crate) fn read32(&self, off: usize) -> u32 {
+        (&*self.0).try_read32(off).unwrap_or_else(|e| {
+            pr_err!("arm-smmu-v3-rs: bad register read at {off:#x}: {e:?}\n");
+            u32::MAX
+        })
+    }
+
+    /// Writes the 32-bit register at `off` (`writel`).
+    pub(crate) fn write32(&self, off: usize, val: u32) {
+        if let Err(e) = (&*self.0).try_write32(val, off) {
+            pr_err!("arm-smmu-v3-rs: bad register write at {off:#x}: {e:?}\n");
+        }
     }
 }

@@ -40,7 +40,11 @@ impl reset::ResetIo for ResetCtx<'_> {
 
     fn command(&mut self, cmd: &Cmd, sync: bool) {
         // As in C, a failed invalidation during reset is logged, not fatal.
-        if let Err(e) = self.cmdq.issue(self.regs, core::slice::from_ref(cmd), sync) {
+        let r = match self.regs.access() {
+            Some(regs) => self.cmdq.issue(&regs, core::slice::from_ref(cmd), sync),
+            None => Err(ENODEV),
+        };
+        if let Err(e) = r {
             dev_err!(self.dev, "reset command {:?} failed: {:?}\n", cmd, e);
         }
     }

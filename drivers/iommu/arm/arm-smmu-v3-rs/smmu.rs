@@ -219,10 +219,11 @@ impl Smmu {
     /// Issues `cmds`, followed by a CMD_SYNC waited for if `sync`;
     /// `ENODEV` once the SMMU is shut down.
     pub(crate) fn issue(&self, cmds: &[Cmd], sync: bool) -> Result {
-        if self.shut_down.load(Relaxed) || !self.regs.alive() {
+        if self.shut_down.load(Relaxed) {
             return Err(ENODEV);
         }
-        self.cmdq.issue(&self.regs, cmds, sync)
+        let regs = self.regs.access().ok_or(ENODEV)?;
+        self.cmdq.issue(&regs, cmds, sync)
     }
 }
 

@@ -4,7 +4,8 @@
 # its driver, its group's type is written in sysfs (which re-attaches the
 # device), then it is bound again and read through the new domain:
 # DMA -> identity -> DMA-FQ -> DMA. Exercises detach/attach between paging
-# and identity domains and between two paging domains.
+# and identity domains and between two paging domains. Then the device is
+# removed (released through the blocked domain) and found again by a rescan.
 summary=$(smmu_summary)
 if [ -n "$summary" ]; then pass probe "$summary"; else fail probe "no probe summary"; fi
 wait_for /dev/vda 20 || fail switch.disk "no /dev/vda"
@@ -28,4 +29,16 @@ for t in identity DMA-FQ DMA; do
 		fail "switch$n.$t.present" "no /dev/vda after rebinding"
 	fi
 done
+bdf=${pci##*/}
+echo 1 >"$pci/remove"
+expect_eq switch.removed "" "$(ls /sys/bus/pci/devices | grep -x "$bdf")"
+echo 1 >/sys/bus/pci/rescan
+if wait_for /dev/vda 20; then
+	pci=$(readlink -f /sys/block/vda/device)
+	while [ -n "$pci" ] && [ ! -e "$pci/iommu_group" ]; do pci=${pci%/*}; done
+	expect_eq switch.rescan.type DMA "$(cat "$pci/iommu_group/type")"
+	disk_read_sha /dev/vda switch.rescan.read_sha256
+else
+	fail switch.rescan "no /dev/vda after the rescan"
+fi
 no_kernel_splat log
