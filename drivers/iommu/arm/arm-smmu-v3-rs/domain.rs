@@ -21,8 +21,8 @@ use crate::{
     cdtab::CdTable,
     hw::{
         cd::{Cd, HwUpdate, S1CdConfig, Tcr, Ttb0},
-        cmd::{inv_size_too_big, Cmd, Ssid, TlbiKind, TlbiRange},
-        invs::{Inv, InvType, Invs, SmmuId},
+        cmd::{Cmd, Ssid},
+        invs::{Inv, InvRequest, Invs, SmmuId},
         regs::Features,
         ste::{S1Config, S1Dss, S2Config, Ste, Vtcr},
     },
@@ -115,15 +115,6 @@ impl Inval {
         r
     }
 
-    /// The command invalidating every entry of the tag.
-    fn flush_tag_cmd(&self, el2: bool) -> Cmd {
-        match self.tag {
-            Tag::Asid(asid) if el2 => Cmd::TlbiEl2Asid { asid },
-            Tag::Asid(asid) => Cmd::TlbiNhAsid { asid, vmid: 0 },
-            Tag::Vmid(vmid) => Cmd::TlbiS12Vmall { vmid },
-        }
-    }
-
     /// Invalidates `[iova, iova + size)` (everything if `size` is 0) for
     /// every live entry of the array, then waits for one CMD_SYNC
     /// (`arm_smmu_domain_inv_range()`).
@@ -135,32 +126,15 @@ impl Inval {
         let guard = rcu::read_lock();
         let invs = self.invs.read(&guard);
         let range = self.smmu.info.features.contains(Features::RANGE_INV);
+        let req = InvRequest {
+            iova,
+            size,
+            granule,
+            leaf,
+        };
         let mut batch = Batch::new(&self.smmu);
-        for inv in invs.live() {
-            let id = inv.id() as u16;
-            let (kind, all) = match inv.ty() {
-                InvType::S1Asid if inv.el2() => {
-                    (TlbiKind::El2Va { asid: id }, Cmd::TlbiEl2Asid { asid: id })
-                }
-                InvType::S1Asid => (
-                    TlbiKind::NhVa { asid: id, vmid: 0 },
-                    Cmd::TlbiNhAsid { asid: id, vmid: 0 },
-                ),
-                InvType::S2Vmid => (TlbiKind::S2Ipa { vmid: id }, Cmd::TlbiS12Vmall { vmid: id }),
-                // Nesting and ATS are not offered: no such entries.
-                _ => continue,
-            };
-            if inv_size_too_big(range, size, granule) {
-                batch.add(all);
-                continue;
-            }
-            let shift = u32::from(inv.pgsize_shift());
-            match TlbiRange::new(kind, iova, size, granule, shift, leaf, range) {
-                Ok(cmds) => cmds.for_each(|c| batch.add(c)),
-                // Over-invalidate rather than miss anything.
-                Err(_) => batch.add(all),
-            }
-        }
+        // Nesting and ATS are not offered: no entries are skipped.
+        invs.tlbi_cmds(&req, range, |c| batch.add(c));
         batch.finish();
         drop(guard);
     }
@@ -404,8 +378,7 @@ impl Smmu {
         st.s1 = matches!(target, Target::S1(..));
         if let (Some(old), Some(u)) = (st.domain.as_ref(), unreffed) {
             old.invs.publish(u.invs);
-            if u.tag_unused {
-                let cmd = old.flush_tag_cmd(self.info.features.contains(Features::E2H));
+            if let (true, Some(cmd)) = (u.tag_unused, old.entry().flush_tag_cmd()) {
                 if let Err(e) = self.issue(&[cmd], true) {
                     dev_err!(self.dev(), "TLB tag flush failed: {:?}\n", e);
                 }

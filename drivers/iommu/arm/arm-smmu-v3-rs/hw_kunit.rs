@@ -306,6 +306,11 @@ mod tests {
     }
 
     #[test]
+    fn invs_tlbi_commands() -> Result<(), Failure> {
+        run(crate::hw::invs::tests::invs_tlbi_commands())
+    }
+
+    #[test]
     fn invs_random_model() -> Result<(), Failure> {
         run(crate::hw::invs::tests::invs_random_model())
     }

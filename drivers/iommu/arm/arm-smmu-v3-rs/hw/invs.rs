@@ -16,6 +16,7 @@
 //! array stays sorted and later merges/unrefs still find it; it just
 //! issues no ATC invalidation.
 
+use super::cmd::{inv_size_too_big, Cmd, TlbiKind, TlbiRange};
 use core::cmp::Ordering;
 
 /// Identifies an SMMU instance; orders entries of different SMMUs (the C
@@ -184,6 +185,44 @@ impl Inv {
                 Ordering::Equal
             })
     }
+}
+
+impl Inv {
+    /// The command that drops every TLB entry of this entry's tag (ASID or
+    /// VMID), as issued when the tag's last user goes
+    /// (`arm_smmu_inv_flush_iotlb_tag()`); `None` for other types.
+    pub const fn flush_tag_cmd(&self) -> Option<Cmd> {
+        let id = self.id as u16;
+        match self.ty {
+            InvType::S1Asid if self.el2 => Some(Cmd::TlbiEl2Asid { asid: id }),
+            InvType::S1Asid => Some(Cmd::TlbiNhAsid { asid: id, vmid: 0 }),
+            InvType::S2Vmid => Some(Cmd::TlbiS12Vmall { vmid: id }),
+            _ => None,
+        }
+    }
+}
+
+/// A range to invalidate (`arm_smmu_domain_inv_range()`'s arguments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvRequest {
+    /// First address.
+    pub iova: u64,
+    /// Bytes; 0 invalidates everything.
+    pub size: u64,
+    /// Size of the entries that changed.
+    pub granule: u64,
+    /// Only leaf entries changed.
+    pub leaf: bool,
+}
+
+impl InvRequest {
+    /// Everything (`arm_smmu_tlb_inv_context()`).
+    pub const ALL: Self = Self {
+        iova: 0,
+        size: 0,
+        granule: 0,
+        leaf: false,
+    };
 }
 
 /// Why an array operation failed.
@@ -469,6 +508,51 @@ impl<S: AsRef<[Inv]> + AsMut<[Inv]>> Invs<S> {
         }))
     }
 
+    /// Calls `f` with the TLB invalidation commands of `req` for every live
+    /// stage-1 and stage-2 entry, in array order: by address (range
+    /// commands if `range_inv`) or, when that would take too many commands
+    /// or `req` is everything, one by-tag command
+    /// (`__arm_smmu_domain_inv_range()` without ATS and nesting). Returns
+    /// how many entries were skipped because this driver does not issue
+    /// their type (ATS, nested stage 1).
+    pub fn tlbi_cmds(&self, req: &InvRequest, range_inv: bool, mut f: impl FnMut(Cmd)) -> usize {
+        let mut skipped = 0;
+        for inv in self.live() {
+            let id = inv.id as u16;
+            let kind = match inv.ty {
+                InvType::S1Asid if inv.el2 => TlbiKind::El2Va { asid: id },
+                InvType::S1Asid => TlbiKind::NhVa { asid: id, vmid: 0 },
+                InvType::S2Vmid => TlbiKind::S2Ipa { vmid: id },
+                _ => {
+                    skipped += 1;
+                    continue;
+                }
+            };
+            let Some(all) = inv.flush_tag_cmd() else {
+                continue;
+            };
+            if inv_size_too_big(range_inv, req.size, req.granule) {
+                f(all);
+                continue;
+            }
+            let shift = u32::from(inv.pgsize_shift);
+            match TlbiRange::new(
+                kind,
+                req.iova,
+                req.size,
+                req.granule,
+                shift,
+                req.leaf,
+                range_inv,
+            ) {
+                Ok(cmds) => cmds.for_each(&mut f),
+                // Over-invalidate rather than miss anything.
+                Err(_) => f(all),
+            }
+        }
+        skipped
+    }
+
     /// Marks the live ATS entries of stream `sid` on `smmu` broken (or,
     /// with `broken` false, working again), in place; returns how many
     /// changed. Trash is left alone: no merge carries it over.
@@ -532,6 +616,94 @@ pub mod tests {
             check_eq!(e.users(), users[k]);
             check_eq!(e.ssid(), ssids[k]);
         }
+        Ok(())
+    }
+
+    fn tlbi_of<S: AsRef<[Inv]> + AsMut<[Inv]>>(
+        invs: &Invs<S>,
+        req: &InvRequest,
+        range: bool,
+    ) -> ([Option<Cmd>; 8], usize, usize) {
+        let mut out = [None; 8];
+        let mut n = 0;
+        let skipped = invs.tlbi_cmds(req, range, |c| {
+            if let Some(slot) = out.get_mut(n) {
+                *slot = Some(c);
+            }
+            n += 1;
+        });
+        (out, n, skipped)
+    }
+
+    /// The commands of an invalidation: per entry type, by address (with
+    /// and without range invalidation) or by tag; trash and ATS entries
+    /// issue nothing.
+    pub fn invs_tlbi_commands() -> TestResult {
+        use crate::hw::cmd::TlbiVa;
+        let mut buf = [Inv::EMPTY; 4];
+        let entries = [
+            Inv::s1_asid(NO, 5, 12, false),
+            Inv::s2_vmid(NO, 7, 12),
+            Inv::ats(NO, 3, 0),
+        ];
+        let mut invs =
+            Invs::from_sorted(&mut buf[..], &entries).map_err(|_| fail("from_sorted"))?;
+        // One 4K leaf page, no range invalidation: one command per entry.
+        let page = InvRequest {
+            iova: 0x1234_5000,
+            size: 0x1000,
+            granule: 0x1000,
+            leaf: true,
+        };
+        let (cmds, n, skipped) = tlbi_of(&invs, &page, false);
+        check_eq!(n, 2);
+        check_eq!(skipped, 1);
+        let va = TlbiVa::page(0x1234_5000, true);
+        check!(
+            cmds[0]
+                == Some(Cmd::TlbiNhVa {
+                    asid: 5,
+                    vmid: 0,
+                    va
+                })
+        );
+        check!(cmds[1] == Some(Cmd::TlbiS2Ipa { vmid: 7, va }));
+        // Everything: by tag.
+        let (cmds, n, _) = tlbi_of(&invs, &InvRequest::ALL, true);
+        check_eq!(n, 2);
+        check!(cmds[0] == Some(Cmd::TlbiNhAsid { asid: 5, vmid: 0 }));
+        check!(cmds[1] == Some(Cmd::TlbiS12Vmall { vmid: 7 }));
+        // 2 MiB of 4K pages: 512 commands without range invalidation is the
+        // C threshold, so by tag; with it, one range command each.
+        let big = InvRequest {
+            iova: 0x4000_0000,
+            size: 0x20_0000,
+            granule: 0x1000,
+            leaf: true,
+        };
+        let (cmds, n, _) = tlbi_of(&invs, &big, false);
+        check_eq!(n, 2);
+        check!(cmds[0] == Some(Cmd::TlbiNhAsid { asid: 5, vmid: 0 }));
+        let (cmds, n, _) = tlbi_of(&invs, &big, true);
+        check_eq!(n, 2);
+        check!(matches!(cmds[0], Some(Cmd::TlbiNhVa { asid: 5, .. })));
+        check!(matches!(cmds[1], Some(Cmd::TlbiS2Ipa { vmid: 7, .. })));
+        // 8 pages without range invalidation: 8 per entry, in order.
+        let eight = InvRequest {
+            size: 0x8000,
+            ..page
+        };
+        let (_, n, _) = tlbi_of(&invs, &eight, false);
+        check_eq!(n, 16);
+        // Once the S1 entry is trash, only the S2 one invalidates.
+        let mut gone = [Inv::s1_asid(NO, 5, 12, false)];
+        invs.unref(&mut gone);
+        let (cmds, n, _) = tlbi_of(&invs, &page, false);
+        check_eq!(n, 1);
+        check!(cmds[0] == Some(Cmd::TlbiS2Ipa { vmid: 7, va }));
+        // The tag flush of each type.
+        check!(Inv::s1_asid(NO, 9, 12, true).flush_tag_cmd() == Some(Cmd::TlbiEl2Asid { asid: 9 }));
+        check!(Inv::ats(NO, 1, 0).flush_tag_cmd().is_none());
         Ok(())
     }
 

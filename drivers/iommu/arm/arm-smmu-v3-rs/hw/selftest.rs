@@ -189,6 +189,7 @@ macro_rules! for_each_case {
             invs::invs_test,
             invs::invs_errors_and_notifications,
             invs::invs_ats_broken,
+            invs::invs_tlbi_commands,
             invs::invs_random_model,
             ste::ste_known_answers,
             ste::ste_rejects_bad_params,
