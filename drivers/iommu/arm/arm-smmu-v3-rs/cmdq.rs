@@ -413,6 +413,15 @@ mod tests {
                     return;
                 }
                 let _ = self.seen.borrow_mut().push(op, GFP_KERNEL);
+                // A CMD_SYNC with CS=SIG_IRQ writes its MSI data (32 bits)
+                // to its MSI address, here always a queue slot.
+                if op == Opcode::Sync as u8 && (w0 >> 12) & 3 == 1 {
+                    let base = self.q.idx(cons) as usize * CMD_QWORDS;
+                    let addr = self.mem.read(base + 1).unwrap_or(0) & 0x000f_ffff_ffff_fffc;
+                    let idx = (addr.wrapping_sub(self.mem.phys()) / 8) as usize;
+                    let old = self.mem.read(idx).unwrap_or(0);
+                    let _ = self.mem.write(idx, (old & !0xffff_ffff) | (w0 >> 32));
+                }
                 self.cons.set(self.q.inc_cons(cons));
             }
         }
@@ -434,6 +443,8 @@ mod tests {
         }
 
         fn gerror(&self) -> (u32, u32) {
+            // Any register read lets the SMMU make progress.
+            self.consume();
             (self.gerror.get(), self.gerrorn.get())
         }
 
@@ -490,6 +501,38 @@ mod tests {
         cmdq.issue(&fake, &[tlbi(1), tlbi(2), tlbi(3)], true)?;
         assert_eq!(fake.seen.borrow().len(), 4);
         assert!(fake.q.empty(fake.prod.get(), fake.cons.get()));
+        Ok(())
+    }
+
+    #[test]
+    fn msi_sync_completes_in_memory() -> Result {
+        let (mem, q) = queue(3)?;
+        let fake = FakeSmmu::new(&mem, q, 3, None);
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, true), GFP_KERNEL)?;
+        let cmds = [
+            tlbi(1),
+            tlbi(2),
+            tlbi(3),
+            tlbi(4),
+            tlbi(5),
+            tlbi(6),
+            tlbi(7),
+        ];
+        cmdq.issue(&fake, &cmds, true)?;
+        cmdq.issue(&fake, &cmds, true)?;
+        let seen = fake.seen.borrow();
+        assert_eq!(seen.len(), 16);
+        assert_eq!(seen[7], Opcode::Sync as u8);
+        assert_eq!(seen[15], Opcode::Sync as u8);
+        // The second CMD_SYNC (slot 15 % 8) was completed by its MSI: its
+        // first word now reads 0 where the opcode was.
+        assert_eq!(mem.read(7 * CMD_QWORDS)? as u32, 0);
+        assert_eq!(cmdq.counts(), (14, 2));
+        // Without progress the MSI never comes: the wait gives up.
+        let (mem, q) = queue(2)?;
+        let stuck = FakeSmmu::new(&mem, q, 0, None);
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100, true), GFP_KERNEL)?;
+        assert_eq!(cmdq.issue(&stuck, &[tlbi(1)], true).err(), Some(ETIMEDOUT));
         Ok(())
     }
 
