@@ -157,6 +157,18 @@ impl TlbiVa {
         }
     }
 
+    /// The address range `[start, start + len)` this command invalidates:
+    /// one entry of `granule` bytes without range fields, else
+    /// `(NUM + 1) << SCALE` pages of the TG page size.
+    pub const fn extent(&self, granule: u64) -> (u64, u64) {
+        if self.tg == 0 {
+            return (self.addr, granule);
+        }
+        let page_shift = 12 + 2 * (self.tg as u32 - 1);
+        let len = (self.num as u64 + 1) << (self.scale as u32 + page_shift);
+        (self.addr, len)
+    }
+
     /// `(NUM + 1) << SCALE` pages of granule `tg` (1: 4K, 2: 16K, 3: 64K)
     /// from `addr`, at level hint `ttl`; `None` when a field does not fit.
     pub const fn range(addr: u64, leaf: bool, num: u8, scale: u8, tg: u8, ttl: u8) -> Option<Self> {
