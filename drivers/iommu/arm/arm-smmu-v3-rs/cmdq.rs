@@ -109,6 +109,17 @@ impl CmdqRegs for RegsGuard<'_> {
     }
 }
 
+/// When [`Cmdq::issue_with`] ends with a CMD_SYNC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SyncAfter {
+    /// Always, even with no command before it.
+    Always,
+    /// Only if at least one command was issued.
+    IfIssued,
+    /// Never.
+    Never,
+}
+
 /// The producer's view of the queue.
 struct Producer {
     /// Next free entry, with the wrap bit.
@@ -203,46 +214,70 @@ impl<M: QueueMem> Cmdq<M> {
     /// SMMU has consumed it (and so completed every command before it).
     /// Batches larger than the free space go in as the SMMU makes room.
     pub(crate) fn issue(&self, regs: &impl CmdqRegs, cmds: &[Cmd], sync: bool) -> Result {
+        let sync = if sync {
+            SyncAfter::Always
+        } else {
+            SyncAfter::Never
+        };
+        self.issue_with(regs, sync, |push| cmds.iter().try_for_each(push))
+    }
+
+    /// Issues the commands `fill` pushes, straight into the queue as they
+    /// come (no intermediate batch), then a CMD_SYNC as `sync` says. The
+    /// queue's lock is held meanwhile, so `fill` must be quick and must not
+    /// sleep; when the queue is full, what is in is handed to the SMMU and
+    /// the push waits for room. An error from `fill` or a push stops there;
+    /// the commands already in are handed to the SMMU.
+    pub(crate) fn issue_with(
+        &self,
+        regs: &impl CmdqRegs,
+        sync: SyncAfter,
+        fill: impl FnOnce(&mut dyn FnMut(&Cmd) -> Result) -> Result,
+    ) -> Result {
         let mut p = self.producer.lock();
-        let mut rest = cmds;
-        while !rest.is_empty() || sync {
+        let start = p.prod;
+        let filled = fill(&mut |cmd: &Cmd| {
             if self.q.space(p.prod, p.cons) == 0 {
+                regs.set_prod(p.prod);
                 p.cons = self.wait_for_space(regs, p.prod)?;
             }
-            let room = self.q.space(p.prod, p.cons) as usize;
-            let (now, later) = rest.split_at(room.min(rest.len()));
-            for cmd in now {
-                self.write_cmd(p.prod, cmd)?;
-                p.prod = self.q.inc_prod_n(p.prod, 1);
-                p.issued += 1;
+            self.write_cmd(p.prod, cmd)?;
+            p.prod = self.q.inc_prod_n(p.prod, 1);
+            p.issued += 1;
+            Ok(())
+        });
+        let sync = match sync {
+            SyncAfter::Always => true,
+            SyncAfter::IfIssued => p.prod != start,
+            SyncAfter::Never => false,
+        };
+        if filled.is_err() || !sync {
+            if p.prod != start {
+                regs.set_prod(p.prod);
             }
-            rest = later;
-            // The CMD_SYNC goes in once everything before it is in.
-            let sync_at = if rest.is_empty() && sync && room > now.len() {
-                let at = p.prod;
-                let cs = if self.msi_poll {
-                    SyncCs::Irq {
-                        msi_addr: self.slot_dma(at),
-                        msi_data: 0,
-                    }
-                } else {
-                    SyncCs::None
-                };
-                self.write_cmd(at, &Cmd::Sync { cs })?;
-                p.prod = self.q.inc_prod_n(p.prod, 1);
-                p.syncs += 1;
-                Some(at)
-            } else {
-                None
-            };
-            regs.set_prod(p.prod);
-            if let Some(at) = sync_at {
-                self.wait_for_sync(regs, at)?;
-                // Everything up to the CMD_SYNC was consumed.
-                p.cons = p.prod;
-                return Ok(());
-            }
+            return filled;
         }
+        if self.q.space(p.prod, p.cons) == 0 {
+            regs.set_prod(p.prod);
+            p.cons = self.wait_for_space(regs, p.prod)?;
+        }
+        // The CMD_SYNC goes in once everything before it is in.
+        let at = p.prod;
+        let cs = if self.msi_poll {
+            SyncCs::Irq {
+                msi_addr: self.slot_dma(at),
+                msi_data: 0,
+            }
+        } else {
+            SyncCs::None
+        };
+        self.write_cmd(at, &Cmd::Sync { cs })?;
+        p.prod = self.q.inc_prod_n(p.prod, 1);
+        p.syncs += 1;
+        regs.set_prod(p.prod);
+        self.wait_for_sync(regs, at)?;
+        // Everything up to the CMD_SYNC was consumed.
+        p.cons = p.prod;
         Ok(())
     }
 

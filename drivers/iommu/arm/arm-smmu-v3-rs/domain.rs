@@ -19,6 +19,7 @@
 
 use crate::{
     cdtab::CdTable,
+    cmdq::SyncAfter,
     hw::{
         cd::{Cd, HwUpdate, S1CdConfig, Tcr, Ttb0},
         cmd::{Cmd, Ssid},
@@ -132,10 +133,20 @@ impl Inval {
             granule,
             leaf,
         };
-        let mut batch = Batch::new(&self.smmu);
-        // Nesting and ATS are not offered: no entries are skipped.
-        invs.tlbi_cmds(&req, range, |c| batch.add(c));
-        batch.finish();
+        // Straight into the command queue, then one CMD_SYNC if anything
+        // was issued. Nesting and ATS are not offered: no entry is skipped.
+        let r = self.smmu.issue_with(SyncAfter::IfIssued, |push| {
+            let mut r = Ok(());
+            invs.tlbi_cmds(&req, range, |c| {
+                if r.is_ok() {
+                    r = push(&c);
+                }
+            });
+            r
+        });
+        if let Err(e) = r {
+            dev_err!(self.smmu.dev(), "TLB invalidation failed: {:?}\n", e);
+        }
         drop(guard);
     }
 }
@@ -148,55 +159,6 @@ impl Drop for Inval {
             Tag::Asid(a) => self.smmu.asids.free(a),
             Tag::Vmid(v) => self.smmu.vmids.free(v),
         }
-    }
-}
-
-/// Commands of one invalidation, issued in batches with one CMD_SYNC at the
-/// end (`struct arm_smmu_cmdq_batch`).
-struct Batch<'a> {
-    smmu: &'a Smmu,
-    cmds: [Cmd; BATCH],
-    n: usize,
-    issued: bool,
-}
-
-/// Commands per batch.
-const BATCH: usize = 16;
-
-impl<'a> Batch<'a> {
-    fn new(smmu: &'a Smmu) -> Self {
-        Self {
-            smmu,
-            cmds: [Cmd::TlbiNsnhAll; BATCH],
-            n: 0,
-            issued: false,
-        }
-    }
-
-    fn add(&mut self, cmd: Cmd) {
-        if self.n == BATCH {
-            self.submit(false);
-        }
-        if let Some(slot) = self.cmds.get_mut(self.n) {
-            *slot = cmd;
-            self.n += 1;
-        }
-    }
-
-    fn submit(&mut self, sync: bool) {
-        let cmds = self.cmds.get(..self.n).unwrap_or(&[]);
-        if cmds.is_empty() && !(sync && self.issued) {
-            return;
-        }
-        if let Err(e) = self.smmu.issue(cmds, sync) {
-            dev_err!(self.smmu.dev(), "TLB invalidation failed: {:?}\n", e);
-        }
-        self.issued = !sync;
-        self.n = 0;
-    }
-
-    fn finish(mut self) {
-        self.submit(true);
     }
 }
 
@@ -397,17 +359,15 @@ impl Smmu {
             return;
         };
         let sync = || {
-            for &sid in sids {
-                self.issue(
-                    &[Cmd::CfgiCd {
+            self.issue_with(SyncAfter::Always, |push| {
+                sids.iter().try_for_each(|&sid| {
+                    push(&Cmd::CfgiCd {
                         sid,
                         ssid,
                         leaf: true,
-                    }],
-                    false,
-                )?;
-            }
-            self.issue(&[], true)
+                    })
+                })
+            })
         };
         if let Err(e) = tab.write(0, cd, sync) {
             dev_err!(self.dev(), "CD update failed: {:?}\n", e);

@@ -4,7 +4,7 @@
 //! reset and enabled on creation, disabled with GBPA abort on drop.
 
 use crate::{
-    cmdq::Cmdq,
+    cmdq::{Cmdq, SyncAfter},
     events::{InQueue, RateLimit, EVT_QWORDS},
     hw::{
         cmd::Cmd,
@@ -224,6 +224,23 @@ impl Smmu {
         }
         let regs = self.regs.access().ok_or(ENODEV)?;
         self.cmdq.issue(&regs, cmds, sync)
+    }
+}
+
+impl Smmu {
+    /// Issues the commands `fill` pushes straight into the command queue,
+    /// then a CMD_SYNC as `sync` says ([`Cmdq::issue_with`]); `ENODEV` once
+    /// the SMMU is shut down.
+    pub(crate) fn issue_with(
+        &self,
+        sync: SyncAfter,
+        fill: impl FnOnce(&mut dyn FnMut(&Cmd) -> Result) -> Result,
+    ) -> Result {
+        if self.shut_down.load(Relaxed) {
+            return Err(ENODEV);
+        }
+        let regs = self.regs.access().ok_or(ENODEV)?;
+        self.cmdq.issue_with(&regs, sync, fill)
     }
 }
 

@@ -28,8 +28,20 @@ fn request() -> impl Strategy<Value = (InvRequest, bool)> {
             let granule = 1u64 << gshift;
             // Ranges are whole granules, aligned to them, as io-pgtable asks.
             let iova = (page << 12) & !(granule - 1);
-            let size = if gshift == 12 { pages << 12 } else { (pages % 8 + 1) << 21 };
-            (InvRequest { iova, size, granule, leaf }, range)
+            let size = if gshift == 12 {
+                pages << 12
+            } else {
+                (pages % 8 + 1) << 21
+            };
+            (
+                InvRequest {
+                    iova,
+                    size,
+                    granule,
+                    leaf,
+                },
+                range,
+            )
         })
 }
 
