@@ -100,11 +100,10 @@ impl<T: Send + Sync + 'static> RcuBox<T> {
         // Acquire pairs with the release in `replace`: the new value's
         // contents are visible before its address.
         let p = self.ptr.load(Acquire);
-        // SAFETY: By the type invariant `p` is a valid node. It is freed only
-        // by `Drop` (which needs `&mut self`, so no `&'a self` borrow is
-        // alive) or by the `call_rcu()` callback of a `replace`, which runs
-        // after the grace period that `_guard`'s read-side critical section
-        // holds up.
+        // `p` is freed only by `Drop` (no `&'a self` borrow is alive then) or
+        // by the `call_rcu()` callback of a `publish`, after a grace period
+        // that `_guard`'s read-side critical section holds up.
+        // SAFETY: So `p`, valid by the type invariant, outlives `'a`.
         unsafe { &(*p).val }
     }
 
@@ -130,10 +129,10 @@ impl<T: Send + Sync + 'static> RcuBox<T> {
         // INVARIANT: `new` is a valid node, now owned by `self`; the old one
         // is handed to `call_rcu()` below.
         let old = self.ptr.xchg(new, Release);
-        // SAFETY: `old` was a valid node owned by `self` and is no longer
-        // reachable through `self.ptr`; readers that loaded it are inside an
-        // RCU read-side critical section, which `call_rcu()` waits for
-        // before calling `free_node`, the only user of the head.
+        // `old` is no longer reachable through `self.ptr`; readers that loaded
+        // it are in RCU read-side critical sections, which `call_rcu()` waits
+        // for before calling `free_node`, the only user of the head.
+        // SAFETY: `old` was a valid node owned by `self` (type invariant).
         unsafe {
             bindings::call_rcu(
                 Opaque::cast_into(&raw const (*old).head),

@@ -237,10 +237,7 @@ impl<M: QueueMem> Cmdq<M> {
         let mut p = self.producer.lock();
         let start = p.prod;
         let filled = fill(&mut |cmd: &Cmd| {
-            if self.q.space(p.prod, p.cons) == 0 {
-                regs.set_prod(p.prod);
-                p.cons = self.wait_for_space(regs, p.prod)?;
-            }
+            self.make_room(regs, &mut p)?;
             self.write_cmd(p.prod, cmd)?;
             p.prod = self.q.inc_prod_n(p.prod, 1);
             p.issued += 1;
@@ -257,10 +254,7 @@ impl<M: QueueMem> Cmdq<M> {
             }
             return filled;
         }
-        if self.q.space(p.prod, p.cons) == 0 {
-            regs.set_prod(p.prod);
-            p.cons = self.wait_for_space(regs, p.prod)?;
-        }
+        self.make_room(regs, &mut p)?;
         // The CMD_SYNC goes in once everything before it is in.
         let at = p.prod;
         let cs = if self.msi_poll {
@@ -278,6 +272,16 @@ impl<M: QueueMem> Cmdq<M> {
         self.wait_for_sync(regs, at)?;
         // Everything up to the CMD_SYNC was consumed.
         p.cons = p.prod;
+        Ok(())
+    }
+
+    /// Makes sure the queue has room for one more command: if it looks
+    /// full, hands what is in to the SMMU and waits until it consumed some.
+    fn make_room(&self, regs: &impl CmdqRegs, p: &mut Producer) -> Result {
+        if self.q.space(p.prod, p.cons) == 0 {
+            regs.set_prod(p.prod);
+            p.cons = self.wait_for_space(regs, p.prod)?;
+        }
         Ok(())
     }
 

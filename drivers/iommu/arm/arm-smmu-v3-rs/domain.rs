@@ -165,10 +165,9 @@ impl Drop for Inval {
 /// The io-pgtable TLB object of a domain.
 pub(crate) struct Tlb(Arc<Inval>);
 
-// SAFETY: Every callback waits for the CMD_SYNC of its invalidations
-// (`Inval::inv_range`); `add_page` flushes the gather synchronously when it
-// cannot merge the page.
 #[vtable]
+// SAFETY: Every callback waits for the CMD_SYNC of its invalidations
+// (`Inval::inv_range`), `add_page` too when it flushes the gather.
 unsafe impl IoPgtableTlb for Tlb {
     fn flush_all(&self) {
         self.0.inv_range(0, 0, 0, false);
@@ -229,11 +228,7 @@ impl Target<'_> {
 
 /// Storage for an array of `n` entries.
 fn storage(n: usize) -> Result<InvBuf> {
-    let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
-    for _ in 0..n {
-        v.push(Inv::EMPTY, GFP_KERNEL)?;
-    }
-    Ok(InvBuf(v))
+    Ok(InvBuf(KVec::from_elem(Inv::EMPTY, n, GFP_KERNEL)?))
 }
 
 /// The old domain's array once a master left it, and whether its tag lost

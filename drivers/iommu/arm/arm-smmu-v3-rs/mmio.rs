@@ -42,33 +42,21 @@ impl Regs {
     /// all-ones, like a missing device, and is logged. After unbind every
     /// register reads as all-ones.
     pub(crate) fn read32(&self, off: usize) -> u32 {
-        let Some(io) = self.io.try_access() else {
-            return u32::MAX;
-        };
-        (&*io).try_read32(off).unwrap_or_else(|e| {
-            pr_err!("arm-smmu-v3-rs: bad register read at {off:#x}: {e:?}\n");
-            u32::MAX
-        })
+        self.access().map_or(u32::MAX, |io| io.read32(off))
     }
 
     /// Writes the 32-bit register at `off` (`writel`: ordered after the
     /// CPU's earlier stores to memory the SMMU reads). Dropped after unbind.
     pub(crate) fn write32(&self, off: usize, val: u32) {
-        let Some(io) = self.io.try_access() else {
-            return;
-        };
-        if let Err(e) = (&*io).try_write32(val, off) {
-            pr_err!("arm-smmu-v3-rs: bad register write at {off:#x}: {e:?}\n");
+        if let Some(io) = self.access() {
+            io.write32(off, val);
         }
     }
 
     /// Writes the 64-bit register at `off`. Dropped after unbind.
     pub(crate) fn write64(&self, off: usize, val: u64) {
-        let Some(io) = self.io.try_access() else {
-            return;
-        };
-        if let Err(e) = (&*io).try_write64(val, off) {
-            pr_err!("arm-smmu-v3-rs: bad register write at {off:#x}: {e:?}\n");
+        if let Some(io) = self.access() {
+            io.write64(off, val);
         }
     }
 
@@ -101,6 +89,13 @@ impl RegsGuard<'_> {
     /// Writes the 32-bit register at `off` (`writel`).
     pub(crate) fn write32(&self, off: usize, val: u32) {
         if let Err(e) = (&*self.0).try_write32(val, off) {
+            pr_err!("arm-smmu-v3-rs: bad register write at {off:#x}: {e:?}\n");
+        }
+    }
+
+    /// Writes the 64-bit register at `off`.
+    pub(crate) fn write64(&self, off: usize, val: u64) {
+        if let Err(e) = (&*self.0).try_write64(val, off) {
             pr_err!("arm-smmu-v3-rs: bad register write at {off:#x}: {e:?}\n");
         }
     }

@@ -219,11 +219,12 @@ impl Smmu {
     /// Issues `cmds`, followed by a CMD_SYNC waited for if `sync`;
     /// `ENODEV` once the SMMU is shut down.
     pub(crate) fn issue(&self, cmds: &[Cmd], sync: bool) -> Result {
-        if self.shut_down.load(Relaxed) {
-            return Err(ENODEV);
-        }
-        let regs = self.regs.access().ok_or(ENODEV)?;
-        self.cmdq.issue(&regs, cmds, sync)
+        let sync = if sync {
+            SyncAfter::Always
+        } else {
+            SyncAfter::Never
+        };
+        self.issue_with(sync, |push| cmds.iter().try_for_each(push))
     }
 }
 

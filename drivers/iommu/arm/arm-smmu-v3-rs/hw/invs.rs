@@ -192,11 +192,25 @@ impl Inv {
     /// VMID), as issued when the tag's last user goes
     /// (`arm_smmu_inv_flush_iotlb_tag()`); `None` for other types.
     pub const fn flush_tag_cmd(&self) -> Option<Cmd> {
+        match self.tlbi() {
+            Some((_, all)) => Some(all),
+            None => None,
+        }
+    }
+
+    /// How this entry invalidates by address, and its by-tag command; `None`
+    /// for the types this driver does not issue (ATS, nested stage 1).
+    const fn tlbi(&self) -> Option<(TlbiKind, Cmd)> {
         let id = self.id as u16;
         match self.ty {
-            InvType::S1Asid if self.el2 => Some(Cmd::TlbiEl2Asid { asid: id }),
-            InvType::S1Asid => Some(Cmd::TlbiNhAsid { asid: id, vmid: 0 }),
-            InvType::S2Vmid => Some(Cmd::TlbiS12Vmall { vmid: id }),
+            InvType::S1Asid if self.el2 => {
+                Some((TlbiKind::El2Va { asid: id }, Cmd::TlbiEl2Asid { asid: id }))
+            }
+            InvType::S1Asid => Some((
+                TlbiKind::NhVa { asid: id, vmid: 0 },
+                Cmd::TlbiNhAsid { asid: id, vmid: 0 },
+            )),
+            InvType::S2Vmid => Some((TlbiKind::S2Ipa { vmid: id }, Cmd::TlbiS12Vmall { vmid: id })),
             _ => None,
         }
     }
@@ -518,17 +532,8 @@ impl<S: AsRef<[Inv]> + AsMut<[Inv]>> Invs<S> {
     pub fn tlbi_cmds(&self, req: &InvRequest, range_inv: bool, mut f: impl FnMut(Cmd)) -> usize {
         let mut skipped = 0;
         for inv in self.live() {
-            let id = inv.id as u16;
-            let kind = match inv.ty {
-                InvType::S1Asid if inv.el2 => TlbiKind::El2Va { asid: id },
-                InvType::S1Asid => TlbiKind::NhVa { asid: id, vmid: 0 },
-                InvType::S2Vmid => TlbiKind::S2Ipa { vmid: id },
-                _ => {
-                    skipped += 1;
-                    continue;
-                }
-            };
-            let Some(all) = inv.flush_tag_cmd() else {
+            let Some((kind, all)) = inv.tlbi() else {
+                skipped += 1;
                 continue;
             };
             if inv_size_too_big(range_inv, req.size, req.granule) {
