@@ -17,6 +17,13 @@ PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src
       device-tree-compiler make python3 dpkg-dev rust-web-clippy rustfmt-web
       file gzip gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 
+# The Debian mirror this machine's own apt sources use (the suite without
+# -security/-updates), so no mirror host is ever written in the repo.
+MIRROR=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Created-By: Packages' 2>/dev/null |
+	awk '$2 !~ /-(security|updates|backports)$/ {print $1; exit}')
+MIRROR=${MIRROR%/}
+[ -n "$MIRROR" ] || fail "no Debian mirror in this machine's apt sources" "add the bookworm suite to /etc/apt/sources.list.d/ and run apt-get update"
+
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -37,7 +44,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 		step "adding bookworm-backports to apt sources (QEMU 10)"
 		$SUDO tee $src >/dev/null <<EOS || fail "writing $src" "check you can write /etc/apt"
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $MIRROR
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
@@ -66,7 +73,7 @@ apt_dl() {
 	local list=$APTDL/etc/$suite.sources
 	cat >"$list" <<EOS
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $MIRROR
 Suites: $suite
 Components: main
 Architectures: $arch
