@@ -571,10 +571,10 @@ pub mod model {
         }
     }
 
-    /// The number of syncs the C driver's `arm_smmu_write_entry()` issues
-    /// for this transition: a reference, transliterated, for comparison.
-    pub fn c_syncs<K: EntryKind>(cur: &Qwords, target: &Qwords) -> usize {
-        let mut entry = *cur;
+    /// C's `arm_smmu_entry_qword_diff()`: the entry with every qword's bits
+    /// that `cur` does not use (or may change safely) already set to
+    /// `target`'s, and the qwords that still differ in bits `target` uses.
+    fn c_unused_update<K: EntryKind>(cur: &Qwords, target: &Qwords) -> (Qwords, u8) {
         let cur_used0 = K::used(cur);
         let target_used = K::used(target);
         let mut safe = K::update_safe(cur, target);
@@ -583,11 +583,26 @@ pub mod model {
         for i in 0..ENTRY_QWORDS {
             safe[i] &= target_used[i] & cur_used0[i];
             let cur_used = cur_used0[i] & !safe[i];
-            unused_update[i] = (entry[i] & cur_used) | (target[i] & !cur_used);
+            unused_update[i] = (cur[i] & cur_used) | (target[i] & !cur_used);
             if unused_update[i] & target_used[i] != target[i] {
                 diff |= 1 << i;
             }
         }
+        (unused_update, diff)
+    }
+
+    /// Whether the C driver's `arm_smmu_write_entry()` takes its breaking
+    /// path (V=0 first) for this transition: more than one qword differs in
+    /// used bits.
+    pub fn c_breaking<K: EntryKind>(cur: &Qwords, target: &Qwords) -> bool {
+        c_unused_update::<K>(cur, target).1.count_ones() > 1
+    }
+
+    /// The number of syncs the C driver's `arm_smmu_write_entry()` issues
+    /// for this transition: a reference, transliterated, for comparison.
+    pub fn c_syncs<K: EntryKind>(cur: &Qwords, target: &Qwords) -> usize {
+        let mut entry = *cur;
+        let (mut unused_update, diff) = c_unused_update::<K>(cur, target);
         let mut syncs = 0;
         let mut set = |entry: &mut Qwords, src: &Qwords, start: usize, len: usize| {
             let mut changed = false;
@@ -1128,6 +1143,10 @@ pub mod tests {
             p.kind() == UpdateKind::Breaking || !K::is_valid(target) || !K::is_valid(cur);
         check!(check_tearing::<K>(cur, target, r.events(), allow_invalid).is_ok());
         check!(p.syncs() <= c_syncs::<K>(cur, target));
+        check_eq!(
+            p.kind() == UpdateKind::Breaking,
+            c_breaking::<K>(cur, target)
+        );
         check!(p.syncs() <= 3);
         Ok(())
     }
