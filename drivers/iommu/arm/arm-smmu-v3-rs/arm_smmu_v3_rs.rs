@@ -281,10 +281,16 @@ impl ArmSmmuV3 {
             _: {
                 // The devices present at boot are attached by now.
                 if !plat.coherent {
+                    let (ste, ste_cleaned) = table::STE_UPDATES.get();
+                    let (cd, cd_cleaned) = table::CD_UPDATES.get();
                     dev_info!(
                         dev,
-                        "non-coherent SMMU: {} cache maintenance operations on tables so far\n",
-                        table::CMOS.load(kernel::sync::atomic::Relaxed)
+                        "non-coherent SMMU: {} cache maintenance operations on tables so far; STE updates {} ({} cleaned), CD updates {} ({} cleaned)\n",
+                        table::CMOS.load(kernel::sync::atomic::Relaxed),
+                        ste,
+                        ste_cleaned,
+                        cd,
+                        cd_cleaned
                     );
                 }
             },

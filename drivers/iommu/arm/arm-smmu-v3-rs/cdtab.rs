@@ -10,7 +10,7 @@ use crate::{
         ste::{CdTable as SteCdTable, CdTableFormat},
         writer::{CdKind, Plan, Qwords, ENTRY_QWORDS},
     },
-    table::{Entry, TableMem},
+    table::{Entry, TableMem, CD_UPDATES},
 };
 use kernel::{
     device::{Bound, Device},
@@ -123,7 +123,7 @@ impl CdTable {
         let l2 = self.l2.lock();
         self.entry(&l2, ssid)?
             .ok_or(ENOENT)?
-            .write::<CdKind>(target.qwords(), sync)
+            .write::<CdKind>(target.qwords(), &CD_UPDATES, sync)
     }
 
     /// Current contents of `ssid`'s CD (`None` while its level-2 table does

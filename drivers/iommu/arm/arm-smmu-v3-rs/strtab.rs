@@ -10,7 +10,7 @@ use crate::{
         strtab::{SteIndex, StrtabFormat, StrtabGeometry, L2_TABLE_BYTES, NUM_L2_STES},
         writer::{Plan, Qwords, SteKind, ENTRY_QWORDS},
     },
-    table::{Entry, TableMem},
+    table::{Entry, TableMem, STE_UPDATES},
 };
 use kernel::{
     device::{Bound, Device},
@@ -124,7 +124,7 @@ impl StreamTable {
     ) -> Result<Plan> {
         let l2 = self.l2.lock();
         let entry = self.entry(&l2, sid)?.ok_or(ENOENT)?;
-        entry.write::<SteKind>(target.qwords(), || sync.sync_ste(sid))
+        entry.write::<SteKind>(target.qwords(), &STE_UPDATES, || sync.sync_ste(sid))
     }
 
     fn entry<'a>(&'a self, l2: &'a Level2, sid: u32) -> Result<Option<Entry<'a>>> {

@@ -28,6 +28,34 @@ pub(crate) enum TableMem {
 /// Cache maintenance operations issued on table memory, for all SMMUs.
 pub(crate) static CMOS: Atomic<u64> = Atomic::new(0);
 
+/// Entry updates on incoherent tables of one kind, for all SMMUs: the
+/// writer's steps that stored qwords, and those of them whose stores were
+/// all cleaned to the point of coherency before the step's sync. Tests
+/// compare the two (they differ if a clean is missed or fails).
+pub(crate) struct IncoherentUpdates {
+    steps: Atomic<u64>,
+    cleaned: Atomic<u64>,
+}
+
+impl IncoherentUpdates {
+    const fn new() -> Self {
+        Self {
+            steps: Atomic::new(0),
+            cleaned: Atomic::new(0),
+        }
+    }
+
+    /// Steps so far, and how many of them were cleaned.
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (self.steps.load(Relaxed), self.cleaned.load(Relaxed))
+    }
+}
+
+/// STE updates on incoherent stream tables.
+pub(crate) static STE_UPDATES: IncoherentUpdates = IncoherentUpdates::new();
+/// CD updates on incoherent CD tables.
+pub(crate) static CD_UPDATES: IncoherentUpdates = IncoherentUpdates::new();
+
 impl TableMem {
     /// `bytes` of zeroed table memory near `dev`, incoherent for `dev` unless
     /// `coherent`.
@@ -70,6 +98,11 @@ impl TableMem {
             Self::Coherent(p) => p.write_u64(idx, val),
             Self::Incoherent(p) => p.write_u64(idx, val),
         }
+    }
+
+    /// Whether stores must be cleaned before the SMMU may read them.
+    pub(crate) fn is_incoherent(&self) -> bool {
+        matches!(self, Self::Incoherent(_))
     }
 
     /// Makes qwords `first..first + count` visible to the SMMU: nothing to
@@ -137,13 +170,16 @@ impl Entry<'_> {
     /// span where the table is incoherent, then `sync` (CFGI + CMD_SYNC).
     /// The writer cannot stop half-way, so the first error is kept and
     /// returned once the plan has run.
+    /// Steps on incoherent memory are counted in `counts`.
     pub(crate) fn write<K: EntryKind>(
         &self,
         target: &Qwords,
+        counts: &IncoherentUpdates,
         sync: impl FnMut() -> Result,
     ) -> Result<Plan> {
         struct Steps<'a, 'b, F> {
             entry: &'b Entry<'a>,
+            counts: &'b IncoherentUpdates,
             sync: F,
             dirty: u8,
             err: Result,
@@ -165,6 +201,14 @@ impl Entry<'_> {
                     let lo = self.dirty.trailing_zeros() as usize;
                     let hi = 8 - self.dirty.leading_zeros() as usize;
                     self.err = self.entry.mem.flush(self.entry.first + lo, hi - lo);
+                    if self.entry.mem.is_incoherent() {
+                        self.counts.steps.fetch_add(1, Relaxed);
+                        // Qwords lo..hi were cleaned, if the clean succeeded.
+                        let cleaned = (0xffu8 >> (8 - (hi - lo))) << lo;
+                        if self.err.is_ok() && self.dirty & !cleaned == 0 {
+                            self.counts.cleaned.fetch_add(1, Relaxed);
+                        }
+                    }
                     self.dirty = 0;
                 }
                 if self.err.is_ok() {
@@ -176,6 +220,7 @@ impl Entry<'_> {
         let cur = self.read()?;
         let mut steps = Steps {
             entry: self,
+            counts,
             sync,
             dirty: 0,
             err: Ok(()),
