@@ -12,7 +12,7 @@ KUNIT=("$WORKTREE/tools/testing/kunit/kunit.py")
 KOPTS=(--build_dir "$KBUILD" --kunitconfig "$REPO/tools/testing/arm-smmu-v3-rs/kunitconfig"
        --qemu_config "$REPO/tools/testing/arm-smmu-v3-rs/qemu_smmuv3.py"
        --make_options "LLVM=-19" --make_options "RUSTC=/usr/bin/rustc"
-       --make_options "BINDGEN=$BINDGEN")
+       --make_options "BINDGEN=$BINDGEN" --make_options "RUSTDOC=/usr/bin/rustdoc")
 mkdir -p "$KBUILD" "$BUILD"
 echo "build: configuring $KBUILD"
 python3 "${KUNIT[@]}" config "${KOPTS[@]}" >"$BUILD/config.log" 2>&1 ||

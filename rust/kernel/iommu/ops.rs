@@ -222,7 +222,7 @@ impl ResvRegions {
 ///
 /// ```
 /// use kernel::{
-///     device::Device,
+///     device::{Bound, Device},
 ///     iommu::{
 ///         fwspec::{Fwspec, OfXlate},
 ///         ops::{IommuOps, ReleaseDomain},
