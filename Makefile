@@ -8,7 +8,7 @@
 
 DRIVER ?= rs
 
-.PHONY: all build setup qemu test kunit host-test qemu-test bench check patches clean
+.PHONY: all build setup qemu test test-harness kunit host-test qemu-test bench check patches clean
 
 all: build
 
@@ -25,12 +25,17 @@ qemu: build
 test:
 	@bash scripts/test.sh
 
+# The harness's self-test: each layer shown a deliberate breakage goes red.
+test-harness: setup
+	@bash scripts/test-harness.sh
+
 host-test:
-	cd tools/testing/arm-smmu-v3-rs/host && cargo test
+	@bash scripts/host-test.sh
 
 kunit: build
 	@bash scripts/kunit.sh
 
+# QEMU_ONLY=REGEX limits the runs (e.g. QEMU_ONLY='rs-dma|c-dma').
 qemu-test: build
 	@bash scripts/qemu-test.sh
 

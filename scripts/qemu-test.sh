@@ -9,31 +9,61 @@ RUN=$REPO/tools/testing/arm-smmu-v3-rs/qemu-run.sh
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
+# QEMU_ONLY (an extended regex) limits the runs to the names it matches
+# whole; checks that compare runs happen only when all of them ran.
+selected() {
+	local n
+	for n in "$@"; do
+		[ -z "${QEMU_ONLY:-}" ] || [[ $n =~ ^(${QEMU_ONLY})$ ]] || return 1
+	done
+}
+
+# once ARGS...: one boot; its lines, plus a FAIL if qemu-run.sh exited
+# non-zero or died without its boot verdict.
+once() {
+	local name= a prev= res rc
+	for a in "$@"; do [ "$prev" = --name ] && name=$a; prev=$a; done
+	res=$("$RUN" "$@" 2>&1)
+	rc=$?
+	printf '%s\n' "$res" | grep -E '^(PASS|FAIL|INFO) '
+	if ! grep -qE "^(PASS|FAIL) $name/boot" <<<"$res"; then
+		echo "FAIL $name/run qemu-run.sh exited $rc without a verdict: $(tail -1 <<<"$res")"
+	elif [ $rc -ne 0 ] && ! grep -q '^FAIL ' <<<"$res"; then
+		echo "FAIL $name/run qemu-run.sh exited $rc but reported no failure"
+	fi
+}
+
 # run ARGS...: one boot, its lines into the results. A run of the C driver
 # (the reference, not under test) that fails is tried once more, and the
 # first failure is reported as INFO: QEMU's TCG has rare hangs (an NVMe
 # admin command timing out in probe, once in about a hundred boots) that
 # say nothing about the driver under test. Rust runs are never retried.
 run() {
+	local name= a prev= first
+	for a in "$@"; do [ "$prev" = --name ] && name=$a; prev=$a; done
+	selected "$name" || return 0
 	if [ "$2" = c ]; then
-		first=$("$RUN" "$@")
+		first=$(once "$@")
 		if ! grep -q '^FAIL' <<<"$first"; then
 			echo "$first" | tee -a "$out"
 			return
 		fi
 		echo "INFO retry: C reference run failed once: $(grep -m1 '^FAIL' <<<"$first")"
 	fi
-	"$RUN" "$@" | tee -a "$out"
+	once "$@" | tee -a "$out"
 }
 
-# The features part of a run's probe summary: "oas 44-bit (features 0x...)".
-features() {
-	tr -d '\r' <"$BUILD/qemu-$1.log" | sed -n 's/.*arm[-_]smmu[-_]v3[-_a-z]* [^ ]*: \(oas [0-9]*-bit (features 0x[0-9a-f]*)\).*/\1/p' | head -1
+# The bound driver and the features part of a run's probe summary:
+# "arm_smmu_v3_rs: oas 44-bit (features 0x...)".
+summary() {
+	tr -d '\r' <"$BUILD/qemu-$1.log" 2>/dev/null |
+		sed -n 's/.*\(arm[-_]smmu[-_]v3[-_a-z]*\) [^ ]*: \(oas [0-9]*-bit (features 0x[0-9a-f]*)\).*/\1: \2/p' | head -1
 }
 
-# same FN CHECK RUN_C RUN_RS: FN (features, groups) gives the same
-# non-empty answer for the C and the Rust run.
+# same FN CHECK RUN_C RUN_RS: FN (groups, ...) gives the same non-empty
+# answer for the C and the Rust run.
 same() {
+	selected "$3" "$4" || return 0
 	c=$("$1" "$3") rs=$("$1" "$4")
 	if [ -n "$rs" ] && [ "$c" = "$rs" ]; then
 		echo "PASS $2 C and Rust: $rs" | tee -a "$out"
@@ -41,8 +71,20 @@ same() {
 		echo "FAIL $2 C '$c' vs Rust '$rs'" | tee -a "$out"
 	fi
 }
-# same_summary CHECK RUN_C RUN_RS: both drivers decoded the same SMMU alike.
-same_summary() { same features "$@"; }
+# same_summary CHECK RUN_C RUN_RS: the C driver bound in RUN_C, ours in
+# RUN_RS, and both decoded the SMMU alike.
+same_summary() {
+	selected "$2" "$3" || return 0
+	local c rs
+	c=$(summary "$2") rs=$(summary "$3")
+	if [[ $c == "arm-smmu-v3: "* ]] && [[ $rs == "arm_smmu_v3_rs: "* ]] &&
+		[ "${c#*: }" = "${rs#*: }" ]; then
+		echo "PASS $1 C ($c) and Rust ($rs)" | tee -a "$out"
+	else
+		echo "FAIL $1 want C 'arm-smmu-v3: X' and Rust 'arm_smmu_v3_rs: X', got C '$c' Rust '$rs'" |
+			tee -a "$out"
+	fi
+}
 
 # QEMU 10's `virt` forces stage=nested (both stages); older machine types
 # honour -global arm-smmuv3.stage.
@@ -63,8 +105,10 @@ groups() { tr -d '\r' <"$BUILD/qemu-$1.log" | sed -n 's/^SMMUTEST GROUPS //p'; }
 same_groups() { same groups "$@"; }
 # counts NAME: "OPCODE=N ..." of the commands the SMMU saw in run NAME.
 counts() { opcodes "$1" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}'; }
-# expect CHECK COND DETAIL: PASS if the shell condition holds.
+# expect CHECK COND DETAIL [RUN...]: PASS if the shell condition holds;
+# skipped unless every RUN ran.
 expect() {
+	selected "${@:4}" || return 0
 	if eval "$2"; then echo "PASS $1 $3" | tee -a "$out"; else echo "FAIL $1 $3" | tee -a "$out"; fi
 }
 
@@ -74,16 +118,17 @@ run --driver rs --name rs-dma --trace smmuv3_cmdq_opcode "${DISKS[@]}" \
 	--append domain=DMA --append smmu_irqs=requested dma
 same_summary summary-match/nested c-dma rs-dma
 same_groups groups-match/dma c-dma rs-dma
-for r in c-dma rs-dma; do echo "INFO commands $r: $(counts "$r")"; done
+for r in c-dma rs-dma; do selected $r && echo "INFO commands $r: $(counts "$r")"; done
 # The Rust driver's reset issues what the C driver's does, seen from QEMU.
 want="CFGI_STE_RANGE SYNC TLBI_NSNH_ALL SYNC"
 c_reset=$(opcodes c-dma | head -4 | paste -sd' ') rs_reset=$(opcodes rs-dma | head -4 | paste -sd' ')
 expect reset-commands '[ "$c_reset" = "$want" ] && [ "$rs_reset" = "$want" ]' \
-	"C '$c_reset' Rust '$rs_reset' (want '$want')"
+	"C '$c_reset' Rust '$rs_reset' (want '$want')" c-dma rs-dma
 # Same invalidations as C: every TLBI and CMD_SYNC (C also prefetches STEs).
 c_inv=$(opcodes c-dma | grep -vx PREFETCH_CONFIG | sort | uniq -c | paste -sd' ')
 rs_inv=$(opcodes rs-dma | sort | uniq -c | paste -sd' ')
-expect commands-match/dma '[ -n "$rs_inv" ] && [ "$c_inv" = "$rs_inv" ]' "C '$c_inv' Rust '$rs_inv'"
+expect commands-match/dma '[ -n "$rs_inv" ] && [ "$c_inv" = "$rs_inv" ]' "C '$c_inv' Rust '$rs_inv'" \
+	c-dma rs-dma
 
 # 2. Lazy invalidation (flush queue).
 run --driver c --name c-dma-lazy "${DISKS[@]}" --append domain=DMA-FQ --append iommu.strict=0 dma
@@ -99,7 +144,7 @@ run --driver rs --name rs-dma-nos1 --trace smmuv3_cmdq_opcode "${DISKS[@]}" \
 	--append domain=DMA --append arm_smmu_v3_rs.disable_s1=1 dma
 nos1=$(counts rs-dma-nos1)
 expect disable_s1-is-stage2 'echo "$nos1" | grep -q TLBI_S2_IPA= && ! echo "$nos1" | grep -qE "CFGI_CD|TLBI_NH_VA"' \
-	"$nos1"
+	"$nos1" rs-dma-nos1
 run --driver c --name c-summary-s1 "${S1[@]}" summary
 run --driver rs --name rs-dma-s1 "${S1[@]}" "${DISKS[@]}" --append domain=DMA dma
 same_summary summary-match/stage1 c-summary-s1 rs-dma-s1
@@ -118,11 +163,19 @@ for d in c rs; do
 done
 same_summary summary-match/noncoherent c-dma-noncoherent rs-dma-noncoherent
 same_groups groups-match/noncoherent c-dma-noncoherent rs-dma-noncoherent
-cmos=$(tr -d '\r' <"$BUILD/qemu-rs-dma-noncoherent.log" |
-	sed -n 's/.*non-coherent SMMU: \([0-9]*\) cache maintenance.*/\1/p')
-expect noncoherent-cmos '[ "${cmos:-0}" -gt 0 ]' "${cmos:-0} CMOs on STE and CD tables"
+# Every STE and CD update step after the stream table's setup was cleaned
+# before its CFGI: at least one STE step per PCI device (each left abort
+# for its DMA domain) and one CD step (stage 1), all of them cleaned.
+read -r ste ste_cl cd cd_cl < <(tr -d '\r' <"$BUILD/qemu-rs-dma-noncoherent.log" 2>/dev/null |
+	sed -n 's/.*non-coherent SMMU: .*STE updates \([0-9]*\) (\([0-9]*\) cleaned), CD updates \([0-9]*\) (\([0-9]*\) cleaned).*/\1 \2 \3 \4/p')
+ndev=$(groups rs-dma-noncoherent | wc -w)
+expect noncoherent-cmos '[ "${ste:-0}" -ge "$ndev" ] && [ "$ndev" -gt 0 ] && [ "${cd:-0}" -gt 0 ] &&
+	[ "$ste" = "$ste_cl" ] && [ "$cd" = "$cd_cl" ]' \
+	"STE steps ${ste:-?} (${ste_cl:-?} cleaned) for $ndev devices, CD steps ${cd:-?} (${cd_cl:-?} cleaned)" \
+	rs-dma-noncoherent
 for d in c rs; do
-	echo "INFO page-table CMOs $d: $(tr -d '\r' <"$BUILD/qemu-$d-dma-noncoherent.log" | sed -n 's/^SMMUTEST PGTABLE_CMOS //p')"
+	selected $d-dma-noncoherent &&
+		echo "INFO page-table CMOs $d: $(tr -d '\r' <"$BUILD/qemu-$d-dma-noncoherent.log" | sed -n 's/^SMMUTEST PGTABLE_CMOS //p')"
 done
 run --driver rs --name rs-badreg --dtb "$dtbs/small-reg.dtb" rs-badreg
 # The IOMMU cannot be unbound by hand under its devices (as C).
@@ -159,12 +212,14 @@ for d in c rs; do
 	run --driver "$d" --name "$d-switch-s2" "${S2[@]}" --trace smmuv3_cmdq_opcode --disk vda=64 switch
 done
 # The configuration commands of those moves equal C's: same STE and CD
-# updates (steps and syncs), same tag flushes.
-cfg() { opcodes "$1" | grep -E '^(CFGI|TLBI_NH_ASID|TLBI_S12)' | sort | uniq -c | paste -sd' '; }
+# updates, same tag flushes, and as many CMD_SYNCs in all.
+cfg() { opcodes "$1" | grep -E '^(CFGI|TLBI_NH_ASID|TLBI_S12|SYNC)' | sort | uniq -c | paste -sd' '; }
 c_cfg=$(cfg c-switch) rs_cfg=$(cfg rs-switch)
-expect commands-match/switch '[ -n "$rs_cfg" ] && [ "$c_cfg" = "$rs_cfg" ]' "C '$c_cfg' Rust '$rs_cfg'"
+expect commands-match/switch '[ -n "$rs_cfg" ] && [ "$c_cfg" = "$rs_cfg" ]' "C '$c_cfg' Rust '$rs_cfg'" \
+	c-switch rs-switch
 c_cfg=$(cfg c-switch-s2) rs_cfg=$(cfg rs-switch-s2)
-expect commands-match/switch-s2 '[ -n "$rs_cfg" ] && [ "$c_cfg" = "$rs_cfg" ]' "C '$c_cfg' Rust '$rs_cfg'"
+expect commands-match/switch-s2 '[ -n "$rs_cfg" ] && [ "$c_cfg" = "$rs_cfg" ]' "C '$c_cfg' Rust '$rs_cfg'" \
+	c-switch-s2 rs-switch-s2
 
 # 7. dma_map_benchmark runs on both drivers (the timing is `make bench`).
 for d in c rs; do

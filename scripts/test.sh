@@ -1,58 +1,51 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make test`: every test layer — host unit tests of the hardware model,
-# KUnit under QEMU, QEMU integration runs. Last line:
-# "tests: N passed, M failed"; exits non-zero if anything failed.
+# `make test`: every test layer — the harness self-test, host unit tests of
+# the hardware model, the patch series, KUnit under QEMU, QEMU integration
+# runs. Each prints PASS/FAIL lines and its own count line; the last line
+# is "tests: N passed, M failed", and the exit status is non-zero if
+# anything failed (scripts/lib-test.sh says how layers add up).
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
-passed=0 failed=0
-
-# add LAYER OUTPUT_FILE: adds the layer's "N passed, M failed" counts.
-add() {
-	local line
-	line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$2" | tail -1)
-	if [ -z "$line" ]; then
-		echo "FAIL $1 produced no counts"
-		failed=$((failed + 1))
-		return
-	fi
-	set -- $line
-	passed=$((passed + $2))
-	failed=$((failed + $4))
-}
+. "$REPO/scripts/lib-test.sh"
 
 t0=$(date +%s)
-log=$(mktemp -d)
-trap 'rm -rf "$log"' EXIT
+if ! bash "$REPO/scripts/setup.sh"; then
+	echo "FAIL setup"
+	echo "tests: 0 passed, 1 failed"
+	exit 1
+fi
 
-bash "$REPO/scripts/setup.sh" || { echo "tests: 0 passed, 1 failed"; exit 1; }
+echo "== harness self-test"
+layer harness bash "$REPO/scripts/test-harness.sh"
 
 echo "== host tests (cargo test)"
-(cd "$REPO/tools/testing/arm-smmu-v3-rs/host" && cargo test --quiet 2>&1) | tee "$log/host"
-awk '/^test result:/ { gsub(";", ""); p += $4; f += $6 } END { printf "host: %d passed, %d failed\n", p, f }' \
-	"$log/host" | tee "$log/host.count"
-add host "$log/host.count"
+layer host bash "$REPO/scripts/host-test.sh"
 
 echo "== patch series"
-if bash "$REPO/scripts/patches.sh" >"$log/patches.out" 2>&1; then
-	echo "PASS patches $(tail -1 "$log/patches.out")"
-	passed=$((passed + 1))
-else
-	echo "FAIL patches"; cat "$log/patches.out"
-	failed=$((failed + 1))
-fi
+patches_layer() {
+	local o
+	if o=$(bash "$REPO/scripts/patches.sh" 2>&1); then
+		echo "PASS patches $(tail -1 <<<"$o")"
+		echo "patches: 1 passed, 0 failed"
+	else
+		echo "FAIL patches"
+		sed 's/^/    /' <<<"$o"
+		echo "patches: 0 passed, 1 failed"
+		return 1
+	fi
+}
+layer patches patches_layer
 
 echo "== build"
 if bash "$REPO/scripts/build.sh"; then
 	echo "== KUnit"
-	bash "$REPO/scripts/kunit.sh" | tee "$log/kunit"
-	add kunit "$log/kunit"
+	layer kunit bash "$REPO/scripts/kunit.sh"
 	echo "== QEMU"
-	bash "$REPO/scripts/qemu-test.sh" | tee "$log/qemu"
-	add qemu "$log/qemu"
+	layer qemu bash "$REPO/scripts/qemu-test.sh"
 else
-	echo "FAIL build"
+	echo "FAIL build (KUnit and QEMU runs skipped)"
 	failed=$((failed + 1))
 fi
 echo "($(($(date +%s) - t0)) s)"

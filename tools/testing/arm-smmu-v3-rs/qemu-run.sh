@@ -25,8 +25,11 @@
 #   --log FILE           where the serial log goes
 #
 # Prints the guest's "SMMUTEST RESULT" lines as "PASS name detail" /
-# "FAIL name detail", a FAIL for a timeout, crash or missing end marker, and
-# exits non-zero if anything failed.
+# "FAIL name detail", then one "PASS name/boot" or "FAIL name/boot" line: a
+# boot passes only if the guest printed its end marker and the kernel then
+# powered off cleanly ("reboot: Power down", printed after every driver's
+# shutdown hook ran) with no splat after the marker. Exits non-zero if
+# anything failed. QEMU (environment) overrides qemu-system-aarch64.
 set -uo pipefail
 . "$(dirname "$0")/../../../scripts/env.sh"
 
@@ -59,6 +62,8 @@ name=${name:-$scenario}
 work=$CACHE/qemu/$name
 rm -rf "$work"; mkdir -p "$work"
 log=${log:-$BUILD/qemu-$name.log}
+# A QEMU that never starts must not be graded on an earlier run's log.
+rm -f "$log"
 
 # Initramfs: busybox, init, helpers, scenarios.
 root=$work/root
@@ -82,7 +87,7 @@ none) cmdline+=" initcall_blacklist=arm_smmu_driver_init arm_smmu_v3_rs.disable=
 *) die "--driver must be c, rs or none" ;;
 esac
 
-qemu=(qemu-system-aarch64 -machine "$machine,iommu=smmuv3" -cpu max -smp "$smp" -m 1G
+qemu=("${QEMU:-qemu-system-aarch64}" -machine "$machine,iommu=smmuv3" -cpu max -smp "$smp" -m 1G
       -display none -monitor none -serial "file:$log" -no-reboot
       -kernel "$BUILD/Image" -initrd "$work/initramfs.cpio.gz")
 [ -n "$dtb" ] && qemu+=(-dtb "$dtb")
@@ -116,15 +121,30 @@ rc=$?
 secs=$(echo "$(date +%s.%N) - $start" | bc)
 
 failed=0
+if [ ! -s "$log" ]; then
+	echo "FAIL $name/boot QEMU exited $rc and wrote no serial log ($log)"
+	rm -rf "$work"
+	exit 1
+fi
+tr -d '\r' <"$log" >"$work/serial"
 while read -r _ _ verdict check detail; do
 	echo "$verdict $name/$check $detail"
 	[ "$verdict" = PASS ] || failed=1
-done < <(tr -d '\r' <"$log" | grep '^SMMUTEST RESULT ')
+done < <(grep '^SMMUTEST RESULT ' "$work/serial")
+# What the kernel printed after the guest's end marker: its shutdown.
+after=$(sed -n "/^SMMUTEST END $scenario/,\$p" "$work/serial" | tail -n +2)
+splat=$(grep -m1 -E 'Oops|BUG:|WARNING:|Kernel panic|Call trace|Internal error' <<<"$after")
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 	echo "FAIL $name/boot timed out after ${timeout}s (log: $log)"; failed=1
-elif ! grep -q "^SMMUTEST END $scenario" <(tr -d '\r' <"$log"); then
+elif ! grep -q "^SMMUTEST END $scenario" "$work/serial"; then
 	echo "FAIL $name/boot no end marker: crash or panic? (log: $log)"; failed=1
-	grep -m3 -E 'Kernel panic|Oops|BUG:' "$log" | sed 's/^/    /'
+	grep -m3 -E 'Kernel panic|Oops|BUG:' "$work/serial" | sed 's/^/    /'
+elif ! grep -q '^SMMUTEST RESULT ' "$work/serial"; then
+	echo "FAIL $name/boot the scenario reported no check (log: $log)"; failed=1
+elif [ -n "$splat" ]; then
+	echo "FAIL $name/boot splat at shutdown: $splat (log: $log)"; failed=1
+elif ! grep -q 'reboot: Power down' <<<"$after"; then
+	echo "FAIL $name/boot no clean power-off after the end marker (QEMU exit $rc; log: $log)"; failed=1
 else
 	printf 'PASS %s/boot %.1fs\n' "$name" "$secs"
 fi

@@ -32,7 +32,13 @@ if [ "$(arg parallel)" = 1 ]; then
 	for d in $disks; do check_disk "$d" >"/tmp/check.$d" 2>&1 & done
 	wait
 	for d in $disks; do cat "/tmp/check.$d"; done
-	pass parallel "$(echo $disks | wc -w) disks at once on $(grep -c ^processor /proc/cpuinfo) CPUs"
+	what="$(echo $disks | wc -w) disks at once on $(grep -c ^processor /proc/cpuinfo) CPUs"
+	# Each disk's four checks ran and passed.
+	if [ "$(cat /tmp/check.* | grep -c '^SMMUTEST RESULT PASS ')" -eq $(($(echo $disks | wc -w) * 4)) ]; then
+		pass parallel "$what"
+	else
+		fail parallel "$what: $(cat /tmp/check.* | grep -v '^SMMUTEST RESULT PASS ' | head -1)"
+	fi
 else
 	for d in $disks; do check_disk "$d"; done
 fi

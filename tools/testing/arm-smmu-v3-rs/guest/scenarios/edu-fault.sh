@@ -20,7 +20,8 @@ if [ -n "$ev" ]; then pass fault.reported "${ev#*] }"; else fail fault.reported 
 # the decoded IOVA on the event line.
 case "$(arg expect_iova)" in
 1)
-	if echo "$ev" | grep -q "iova: $iova"; then pass fault.iova "$iova"
+	if [ -z "$iova" ]; then fail fault.iova "the module did not say which IOVA it used"
+	elif echo "$ev" | grep -qE "iova: $iova( |,|$)"; then pass fault.iova "$iova"
 	else fail fault.iova "event does not name $iova: $ev"; fi
 	;;
 esac

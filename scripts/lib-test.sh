@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# How `make test` adds up its layers. Sourced by scripts/test.sh and by the
+# harness self-test (scripts/test-harness.sh), never run.
+#
+# Each layer is a command that prints PASS/FAIL lines and, last, its own
+# "NAME: N passed, M failed". The layer's failures count, and so does a
+# layer that exits non-zero while claiming no failure, or prints no counts.
+
+passed=${passed:-0} failed=${failed:-0}
+
+# layer NAME COMMAND...: runs one layer, shows its output, adds its counts.
+layer() {
+	local name=$1 out line rc p f
+	shift
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed\$" "$out" | tail -1)
+	rm -f "$out"
+	if [ -z "$line" ]; then
+		echo "FAIL $name/counts the layer printed no '$name: N passed, M failed' (exit $rc)"
+		failed=$((failed + 1))
+		return
+	fi
+	read -r _ p _ f _ <<<"$line"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL $name/exit the layer exited $rc but counted no failure"
+		failed=$((failed + 1))
+	fi
+}
