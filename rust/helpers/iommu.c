@@ -63,3 +63,13 @@ __rust_helper bool rust_helper_iommu_pages_list_empty(struct iommu_pages_list *l
 {
 	return iommu_pages_list_empty(list);
 }
+
+#ifdef CONFIG_ACPI
+#include <linux/acpi.h>
+
+__rust_helper bool
+rust_helper_is_acpi_static_node(const struct fwnode_handle *fwnode)
+{
+	return is_acpi_static_node(fwnode);
+}
+#endif

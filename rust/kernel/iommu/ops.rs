@@ -197,6 +197,20 @@ impl ResvRegions {
         Ok(())
     }
 
+    /// Adds the regions firmware reserves for `dev`: IORT RMRs, device-tree
+    /// `reserved-memory` with `iommu-addresses`, and so on
+    /// (`iommu_dma_get_resv_regions()`). Nothing without `IOMMU_DMA`.
+    pub fn add_firmware(&mut self, dev: &Device) {
+        #[cfg(CONFIG_IOMMU_DMA)]
+        // SAFETY: `dev.as_raw()` is valid and `self.0` is the caller's list (type invariant);
+        // the core frees the regions added to it.
+        unsafe {
+            bindings::iommu_dma_get_resv_regions(dev.as_raw(), self.0)
+        };
+        #[cfg(not(CONFIG_IOMMU_DMA))]
+        let _ = dev;
+    }
+
     /// Adds the software MSI window `[start, start + len)`: the IOVAs where
     /// `dma-iommu` maps MSI doorbells (e.g. the GIC ITS) for devices whose
     /// MSI writes are translated (`IOMMU_RESV_SW_MSI`).
