@@ -42,6 +42,7 @@ use kernel::{
     },
     prelude::*,
     sync::{
+        atomic::{Atomic, Relaxed},
         barrier::{smp_mb, Full},
         rcu,
         rcu_box::{RcuBox, RcuNew},
@@ -86,22 +87,26 @@ pub(crate) enum Tag {
 pub(crate) struct Inval {
     smmu: Arc<Smmu>,
     tag: Tag,
-    /// log2 of the page table's smallest page (TG of range invalidations).
-    pgsize_shift: u8,
+    /// log2 of the page table's smallest page, its granule: the TG of
+    /// range invalidations (`__ffs(domain.pgsize_bitmap)` in C). Set once
+    /// io-pgtable chose the granule, before the domain can be attached.
+    pgsize_shift: Atomic<u32>,
     invs: RcuBox<InvArray>,
 }
 
 impl Inval {
     /// The array entry of a master attached to this domain.
     fn entry(&self) -> Inv {
+        // At most 63 (a u64 bitmap's trailing zeros).
+        let pgsize_shift = self.pgsize_shift.load(Relaxed) as u8;
         match self.tag {
             Tag::Asid(asid) => Inv::s1_asid(
                 THIS_SMMU,
                 asid,
-                self.pgsize_shift,
+                pgsize_shift,
                 self.smmu.info.features.contains(Features::E2H),
             ),
-            Tag::Vmid(vmid) => Inv::s2_vmid(THIS_SMMU, vmid, self.pgsize_shift),
+            Tag::Vmid(vmid) => Inv::s2_vmid(THIS_SMMU, vmid, pgsize_shift),
         }
     }
 
@@ -391,13 +396,12 @@ impl Smmu {
         PagingDomain<F>: DomainOps,
     {
         let tag = F::alloc_tag(self)?;
-        let pgsize_shift = self.info.pgsize_bitmap.trailing_zeros() as u8;
         // If anything below fails, dropping `inval` frees the tag.
         let inval = Arc::new(
             Inval {
                 smmu: self.clone(),
                 tag,
-                pgsize_shift,
+                pgsize_shift: Atomic::new(0),
                 invs: RcuBox::new(InvArray::new(InvBuf(KVec::new())), GFP_KERNEL)?,
             },
             GFP_KERNEL,
@@ -416,6 +420,13 @@ impl Smmu {
             GFP_KERNEL,
         )?;
         let (pgsizes, ias) = (d.data().pt.pgsize_bitmap(), d.data().pt.ias());
+        // io-pgtable picked the granule (PAGE_SIZE if the SMMU has it): a
+        // 64K kernel's domain on an SMMU with 4K pages invalidates in 64K
+        // units, not in the SMMU's smallest.
+        d.data()
+            .inval()
+            .pgsize_shift
+            .store(pgsizes.trailing_zeros(), Relaxed);
         d.as_mut().set_paging(pgsizes, Geometry::from_ias(ias));
         OwnedDomain::new(d)
     }
