@@ -18,8 +18,8 @@ use crate::{
     hw::{
         cmd::{Cmd, SyncCs},
         event::{CmdqErrAction, CmdqError, Gerror, GerrorBit},
-        queue::Queue,
-        regs::ctrl_off as off,
+        queue::{Queue, SyncSpacing},
+        regs::{ctrl_off as off, Options},
         reset::QueueConfig,
     },
     mmio::RegsGuard,
@@ -144,38 +144,45 @@ pub(crate) struct Cmdq<M: QueueMem = Coherent<[u64]>> {
     /// to the queue), so waits poll memory, not CMDQ_CONS
     /// (`ARM_SMMU_OPT_MSIPOLL`: MSIs and a coherent SMMU).
     msi_poll: bool,
+    /// At most 63 commands between CMD_SYNCs (Arm erratum 2812531,
+    /// `ARM_SMMU_OPT_CMDQ_FORCE_SYNC`).
+    force_sync: bool,
     #[pin]
     producer: SpinLockIrq<Producer>,
 }
 
 impl Cmdq {
-    /// Allocates a queue of `1 << shift` commands for `dev`; `msi_poll`
-    /// if the SMMU can complete CMD_SYNCs by MSI to coherent memory.
+    /// Allocates a queue of `1 << shift` commands for `dev`, used as
+    /// `opts` says.
     pub(crate) fn new(
         dev: &Device<Bound>,
         shift: u32,
-        msi_poll: bool,
+        opts: &Options,
     ) -> Result<impl PinInit<Self, Error>> {
         let q = Queue::new(shift).ok_or(EINVAL)?;
         let mem =
             Coherent::<u64>::zeroed_slice(dev, (q.entries() as usize) * CMD_QWORDS, GFP_KERNEL)?;
-        Ok(Self::with_mem(mem, q, POLL_TIMEOUT_US, msi_poll))
+        Ok(Self::with_mem(mem, q, POLL_TIMEOUT_US, opts))
     }
 }
 
 impl<M: QueueMem> Cmdq<M> {
-    /// A queue `q` in `mem`, whose waits give up after `timeout_us` polls.
+    /// A queue `q` in `mem`, whose waits give up after `timeout_us` polls:
+    /// CMD_SYNCs complete by MSI if `opts.msipoll`, and come at least every
+    /// 63 commands if `opts.cmdq_force_sync`.
     pub(crate) fn with_mem(
         mem: M,
         q: Queue,
         timeout_us: usize,
-        msi_poll: bool,
+        opts: &Options,
     ) -> impl PinInit<Self, Error> {
+        let (msi_poll, force_sync) = (opts.msipoll, opts.cmdq_force_sync);
         try_pin_init!(Self {
             mem,
             q,
             timeout_us,
             msi_poll,
+            force_sync,
             producer <- new_spinlock_irq!(Producer {
                 prod: 0,
                 cons: 0,
@@ -236,7 +243,11 @@ impl<M: QueueMem> Cmdq<M> {
     ) -> Result {
         let mut p = self.producer.lock();
         let start = p.prod;
+        let mut spacing = SyncSpacing::new(self.force_sync);
         let filled = fill(&mut |cmd: &Cmd| {
+            if spacing.sync_before_cmd() {
+                self.sync(regs, &mut p)?;
+            }
             self.make_room(regs, &mut p)?;
             self.write_cmd(p.prod, cmd)?;
             p.prod = self.q.inc_prod_n(p.prod, 1);
@@ -254,7 +265,13 @@ impl<M: QueueMem> Cmdq<M> {
             }
             return filled;
         }
-        self.make_room(regs, &mut p)?;
+        self.sync(regs, &mut p)
+    }
+
+    /// Puts a CMD_SYNC after the commands in `p`, hands them to the SMMU
+    /// and waits for it.
+    fn sync(&self, regs: &impl CmdqRegs, p: &mut Producer) -> Result {
+        self.make_room(regs, p)?;
         // The CMD_SYNC goes in once everything before it is in.
         let at = p.prod;
         let cs = if self.msi_poll {
@@ -506,11 +523,53 @@ mod tests {
         Cmd::TlbiNhAsid { asid, vmid: 0 }
     }
 
+    /// Queue options: none, MSI polling, the MMU-700 erratum.
+    const PLAIN: Options = Options {
+        msipoll: false,
+        cmdq_force_sync: false,
+        skip_prefetch: false,
+        page0_regs_only: false,
+    };
+    const MSIPOLL: Options = Options {
+        msipoll: true,
+        ..PLAIN
+    };
+    const FORCE_SYNC: Options = Options {
+        cmdq_force_sync: true,
+        ..PLAIN
+    };
+
+    /// Arm erratum 2812531: a run of 130 invalidations gets a CMD_SYNC
+    /// after every 63 commands, so the SMMU never sees more than 63
+    /// between two; without the erratum only the final one.
+    #[test]
+    fn erratum_2812531_forces_a_sync_every_63_commands() -> Result {
+        for (opts, want_syncs) in [(&FORCE_SYNC, 3usize), (&PLAIN, 1)] {
+            let (mem, q) = queue(8)?;
+            let fake = FakeSmmu::new(&mem, q, 64, None);
+            let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, opts), GFP_KERNEL)?;
+            cmdq.issue_with(&fake, SyncAfter::Always, |push| {
+                (0..130).try_for_each(|i| push(&tlbi(i)))
+            })?;
+            let seen = fake.seen.borrow();
+            let sync = Opcode::Sync as u8;
+            assert_eq!(seen.len(), 130 + want_syncs);
+            assert_eq!(seen.iter().filter(|&&op| op == sync).count(), want_syncs);
+            let mut run = 0;
+            for &op in seen.iter() {
+                run = if op == sync { 0 } else { run + 1 };
+                assert!(run <= if want_syncs == 3 { 63 } else { 130 });
+            }
+            assert_eq!(seen.last().copied(), Some(sync));
+        }
+        Ok(())
+    }
+
     #[test]
     fn batch_larger_than_queue_wraps() -> Result {
         let (mem, q) = queue(3)?; // 8 entries
         let fake = FakeSmmu::new(&mem, q, 3, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, false), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN), GFP_KERNEL)?;
         let cmds: KVec<Cmd> = {
             let mut v = KVec::new();
             for i in 0..20 {
@@ -536,7 +595,7 @@ mod tests {
         let (mem, q) = queue(4)?;
         // One command per CONS read: the sync must poll until it is passed.
         let fake = FakeSmmu::new(&mem, q, 1, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, false), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN), GFP_KERNEL)?;
         cmdq.issue(&fake, &[tlbi(1), tlbi(2), tlbi(3)], true)?;
         assert_eq!(fake.seen.borrow().len(), 4);
         assert!(fake.q.empty(fake.prod.get(), fake.cons.get()));
@@ -547,7 +606,7 @@ mod tests {
     fn msi_sync_completes_in_memory() -> Result {
         let (mem, q) = queue(3)?;
         let fake = FakeSmmu::new(&mem, q, 3, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, true), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &MSIPOLL), GFP_KERNEL)?;
         let cmds = [
             tlbi(1),
             tlbi(2),
@@ -570,7 +629,7 @@ mod tests {
         // Without progress the MSI never comes: the wait gives up.
         let (mem, q) = queue(2)?;
         let stuck = FakeSmmu::new(&mem, q, 0, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100, true), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100, &MSIPOLL), GFP_KERNEL)?;
         assert_eq!(cmdq.issue(&stuck, &[tlbi(1)], true).err(), Some(ETIMEDOUT));
         Ok(())
     }
@@ -579,7 +638,7 @@ mod tests {
     fn stuck_smmu_times_out() -> Result {
         let (mem, q) = queue(2)?;
         let fake = FakeSmmu::new(&mem, q, 0, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100, false), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100, &PLAIN), GFP_KERNEL)?;
         assert_eq!(cmdq.issue(&fake, &[tlbi(1)], true).err(), Some(ETIMEDOUT));
         Ok(())
     }
@@ -588,7 +647,7 @@ mod tests {
     fn illegal_command_is_skipped() -> Result {
         let (mem, q) = queue(3)?;
         let fake = FakeSmmu::new(&mem, q, 8, Some(Opcode::CfgiSteRange as u8));
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, false), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN), GFP_KERNEL)?;
         cmdq.issue(&fake, &[tlbi(1), Cmd::CfgiAll, tlbi(2)], true)?;
         let seen = fake.seen.borrow();
         // The refused CFGI_ALL became a CMD_SYNC; the rest went through.

@@ -264,6 +264,40 @@ impl CmdBatch {
     }
 }
 
+/// Where a command queue that writes commands straight in must insert a
+/// CMD_SYNC so that, with Arm erratum 2812531 (MMU-700,
+/// `ARM_SMMU_OPT_CMDQ_FORCE_SYNC`), at most `CMDQ_BATCH_ENTRIES - 1`
+/// commands go to the SMMU between two CMD_SYNCs: the cut [`CmdBatch`]
+/// makes, without gathering the commands first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncSpacing {
+    force_sync: bool,
+    since: u32,
+}
+
+impl SyncSpacing {
+    /// The rule for a run of commands that starts right after a CMD_SYNC
+    /// (or at the start of a batch, as C counts).
+    pub const fn new(force_sync: bool) -> Self {
+        Self {
+            force_sync,
+            since: 0,
+        }
+    }
+
+    /// Called before each command: whether a CMD_SYNC (waited for) must
+    /// go into the queue first.
+    pub fn sync_before_cmd(&mut self) -> bool {
+        if self.force_sync && self.since == CMDQ_BATCH_ENTRIES - 1 {
+            self.since = 1;
+            true
+        } else {
+            self.since += 1;
+            false
+        }
+    }
+}
+
 /// Shared test cases (see [`crate::hw::selftest`]); each name says what it checks.
 #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 #[allow(missing_docs)]
@@ -441,6 +475,39 @@ pub mod tests {
         let mut l = log();
         b.submit(&mut l);
         check!(l.n == 1 && l.issues[0] == (0, true));
+        Ok(())
+    }
+
+    /// `SyncSpacing` cuts runs of every length where `CmdBatch` syncs, with
+    /// and without the erratum.
+    pub fn queue_sync_spacing_matches_batch() -> TestResult {
+        let cmd = Cmd::CfgiSte { sid: 1, leaf: true };
+        for force_sync in [false, true] {
+            for n in 0..4 * CMDQ_BATCH_ENTRIES as usize {
+                let mut b = CmdBatch::new(BatchOptions {
+                    force_sync,
+                    repeat_tlbi_cfgi: false,
+                });
+                let mut l = log();
+                let mut spacing = SyncSpacing::new(force_sync);
+                // Commands issued before each mid-run sync, per model.
+                let mut cuts = 0usize;
+                let mut since = 0usize;
+                for _ in 0..n {
+                    if spacing.sync_before_cmd() {
+                        check_eq!(since, CMDQ_BATCH_ENTRIES as usize - 1);
+                        cuts += 1;
+                        since = 0;
+                    }
+                    since += 1;
+                    b.add(&cmd, &mut l);
+                }
+                // The batch's synced issues before its final submit.
+                let batch_cuts = l.issues[..l.n].iter().filter(|(_, sync)| *sync).count();
+                check_eq!(cuts, batch_cuts);
+                check!(force_sync || cuts == 0);
+            }
+        }
         Ok(())
     }
 }
