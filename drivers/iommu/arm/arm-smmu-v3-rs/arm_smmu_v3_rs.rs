@@ -17,6 +17,7 @@
 
 use kernel::{
     device::{Bound, Core, Device},
+    dma::{Device as _, DmaMask},
     irq, of, platform,
     prelude::*,
     sync::Arc,
@@ -26,6 +27,7 @@ mod cdtab;
 mod cmdq;
 mod domain;
 mod events;
+mod firmware;
 pub mod hw;
 #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
 mod hw_kunit;
@@ -40,7 +42,8 @@ mod strtab;
 #[allow(dead_code)]
 mod table;
 
-use events::{EventHandler, GerrorHandler, PriHandler};
+use events::{CombinedHandler, EventHandler, GerrorHandler, PriHandler};
+use firmware::Firmware;
 use hw::regs::{self, off, DecodeError, IdRegs, Platform};
 use iommu::Iommu;
 use kernel::{iommu::device::Registration, str::CString};
@@ -54,7 +57,8 @@ const Q_MAX_ORDER: u32 = kernel::bindings::CONFIG_CMA_ALIGNMENT;
 #[cfg(not(CONFIG_CMA))]
 const Q_MAX_ORDER: u32 = kernel::bindings::MAX_PAGE_ORDER;
 
-/// The platform driver for `arm,smmu-v3` nodes.
+/// The platform driver for `arm,smmu-v3` DT nodes and the `arm-smmu-v3`
+/// devices the ACPI IORT creates.
 struct ArmSmmuV3;
 
 /// Disables the SMMU when dropped (on unbind), whoever still holds it.
@@ -76,6 +80,7 @@ impl Drop for Shutdown {
 /// reference, possibly a paging domain's.
 #[pin_data]
 struct SmmuData<'bound> {
+    _combined_irq: Option<Pin<KBox<irq::ThreadedRegistration<'bound, CombinedHandler>>>>,
     _evtq_irq: Option<Pin<KBox<irq::ThreadedRegistration<'bound, EventHandler>>>>,
     _gerror_irq: Option<Pin<KBox<irq::Registration<'bound, GerrorHandler>>>>,
     _priq_irq: Option<Pin<KBox<irq::ThreadedRegistration<'bound, PriHandler>>>>,
@@ -88,6 +93,12 @@ kernel::of_device_table!(
     OF_TABLE,
     <ArmSmmuV3 as platform::Driver>::IdInfo,
     [(of::DeviceId::new(c"arm,smmu-v3"), ())]
+);
+
+kernel::platform_device_table!(
+    PLATFORM_TABLE,
+    <ArmSmmuV3 as platform::Driver>::IdInfo,
+    [(platform::DeviceId::new(firmware::IORT_NAME), ())]
 );
 
 /// Reads the ID registers of the SMMU.
@@ -131,6 +142,7 @@ impl platform::Driver for ArmSmmuV3 {
     type IdInfo = ();
     type Data<'bound> = SmmuData<'bound>;
     const OF_ID_TABLE: Option<of::IdTable<Self::IdInfo>> = Some(&OF_TABLE);
+    const PLATFORM_ID_TABLE: Option<platform::IdTable<Self::IdInfo>> = Some(&PLATFORM_TABLE);
     // As the C driver: the IOMMU cannot go away under devices using it.
     const SUPPRESS_BIND_ATTRS: bool = true;
 
@@ -139,6 +151,12 @@ impl platform::Driver for ArmSmmuV3 {
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pin_init::pin_init_scope(move || Self::probe_smmu(pdev))
+    }
+
+    /// Reboot, power-off or kexec: the SMMU stops translating and fetching
+    /// (CR0 = 0), as `arm_smmu_device_shutdown()` does.
+    fn shutdown<'bound>(_pdev: &'bound platform::Device<Core<'_>>, this: Pin<&SmmuData<'bound>>) {
+        this._shutdown.0.disable();
     }
 }
 
@@ -152,10 +170,13 @@ impl ArmSmmuV3 {
             dev_info!(dev, "disabled by arm_smmu_v3_rs.disable=1\n");
             return Err(ENODEV);
         }
-        let fwnode = dev.fwnode().ok_or(ENODEV)?;
+        let fw = Firmware::probe(pdev)?;
         let plat = Platform {
-            coherent: kernel::iommu::pages::firmware_dma_coherent(dev),
-            of_node: fwnode.is_of_node(),
+            coherent: fw.coherent,
+            of_node: fw.of_node,
+            fw_httu: fw.httu,
+            skip_prefetch: fw.skip_prefetch,
+            page0_regs_only: fw.page0_regs_only,
             pci_ats: cfg!(CONFIG_PCI_ATS),
             pci_pri: cfg!(CONFIG_PCI_PRI),
             vhe: kernel::arm64::kernel_in_hyp_mode(),
@@ -163,20 +184,28 @@ impl ArmSmmuV3 {
             q_max_sz_shift: kernel::page::PAGE_SHIFT as u32 + Q_MAX_ORDER,
         };
 
-        let request_start = pdev.resource_by_index(0).map_or(0, |r| r.start());
+        let (start, size) = pdev
+            .resource_by_index(0)
+            .map_or((0, 0), |r| (r.start(), r.size()));
+        let need = fw.mmio_size();
+        if size < need as u64 {
+            dev_err!(
+                dev,
+                "MMIO region too small ({:#x} bytes at {:#x}, need {:#x})\n",
+                size,
+                start,
+                need
+            );
+            return Err(EINVAL);
+        }
         let request = pdev.io_request_by_index(0).ok_or_else(|| {
             dev_err!(dev, "no MMIO resource\n");
             ENODEV
         })?;
-        let iomem = request.iomap_sized::<{ regs::REG_SZ }>().inspect_err(|e| {
-            dev_err!(
-                dev,
-                "MMIO region too small or unmappable ({:?}); need {:#x} bytes\n",
-                e,
-                regs::REG_SZ
-            )
-        })?;
-        let regs = Regs::new(iomem)?;
+        let iomem = request
+            .iomap_sized::<{ regs::PAGE_SZ }>()
+            .inspect_err(|e| dev_err!(dev, "cannot map the SMMU's registers: {:?}\n", e))?;
+        let regs = Regs::new(iomem, fw.page0_regs_only)?;
         let id = read_id_regs(&regs);
         let info = regs::decode(&id, &plat).map_err(|e| report_decode_error(dev, e))?;
 
@@ -185,6 +214,14 @@ impl ArmSmmuV3 {
             "IDR0-5 {:#010x} {:#010x} {:#010x} {:#010x} {:#010x} {:#010x} IIDR {:#010x} AIDR {:#x}\n",
             id.idr[0], id.idr[1], id.idr[2], id.idr[3], id.idr[4], id.idr[5], id.iidr, id.aidr
         );
+        if let Some((hw, fw)) = info.httu_mismatch {
+            dev_warn!(
+                dev,
+                "IDR0.HTTU features({:#x}) overridden by FW configuration ({:#x})\n",
+                hw,
+                fw
+            );
+        }
         if info.cohacc_mismatch {
             dev_warn!(
                 dev,
@@ -201,10 +238,36 @@ impl ArmSmmuV3 {
             info.oas,
             info.features.0
         );
+        // The table walker's reach: tables and queues may come from
+        // anywhere below 2^oas, not only from below 4 GiB.
+        let mask = DmaMask::try_new(info.oas)?;
+        // SAFETY: Nothing has allocated or mapped DMA memory for this device
+        // yet, and nothing else can: probe runs under the device lock, and
+        // the interrupts and the IOMMU registration come later.
+        if unsafe { pdev.dma_set_mask_and_coherent(mask) }.is_err() {
+            dev_warn!(dev, "failed to set DMA mask for table walker\n");
+        }
 
-        let name = CString::try_from_fmt(fmt!("smmu3.{:#x}", request_start))?;
-        let smmu = Arc::new(Smmu::new(dev, regs, info, &plat)?, GFP_KERNEL)?;
-        let evtq_irq = if pdev.optional_irq_by_name(c"eventq").is_ok() {
+        let name = CString::try_from_fmt(fmt!("smmu3.{:#x}", start))?;
+        // Cavium ThunderX2: one interrupt for events, PRI and global errors.
+        let combined = pdev.optional_irq_by_name(c"combined").is_ok();
+        let smmu = Arc::new(Smmu::new(dev, regs, info, &plat, combined)?, GFP_KERNEL)?;
+        let combined_irq = if combined {
+            let handler = Ok::<_, Error>(CombinedHandler { smmu: smmu.clone() });
+            // SAFETY: As for the event queue interrupt below.
+            let reg = unsafe {
+                pdev.request_threaded_irq_by_name(
+                    irq::Flags::ONESHOT,
+                    c"combined",
+                    c"arm-smmu-v3-rs-combined-irq",
+                    handler,
+                )
+            };
+            Some(KBox::pin_init(reg, GFP_KERNEL)?)
+        } else {
+            None
+        };
+        let evtq_irq = if !combined && pdev.optional_irq_by_name(c"eventq").is_ok() {
             let handler = Ok::<_, Error>(EventHandler { smmu: smmu.clone() });
             // SAFETY: The registration is kept in the driver's device data,
             // which the driver core drops on unbind; it is never leaked.
@@ -220,7 +283,7 @@ impl ArmSmmuV3 {
         } else {
             None
         };
-        let gerror_irq = if pdev.optional_irq_by_name(c"gerror").is_ok() {
+        let gerror_irq = if !combined && pdev.optional_irq_by_name(c"gerror").is_ok() {
             let handler = Ok::<_, Error>(GerrorHandler { smmu: smmu.clone() });
             // SAFETY: As for the event queue interrupt.
             let reg = unsafe {
@@ -235,7 +298,8 @@ impl ArmSmmuV3 {
         } else {
             None
         };
-        let priq_irq = if smmu.priq.is_some() && pdev.optional_irq_by_name(c"priq").is_ok() {
+        let priq_irq = if !combined && smmu.priq.is_some() && pdev.optional_irq_by_name(c"priq").is_ok()
+        {
             let handler = Ok::<_, Error>(PriHandler { smmu: smmu.clone() });
             // SAFETY: As for the event queue interrupt.
             let reg = unsafe {
@@ -248,7 +312,7 @@ impl ArmSmmuV3 {
             };
             Some(KBox::pin_init(reg, GFP_KERNEL)?)
         } else {
-            if smmu.priq.is_some() {
+            if smmu.priq.is_some() && !combined {
                 dev_warn!(
                     dev,
                     "no priq interrupt: PRI requests will not be answered\n"
@@ -257,6 +321,7 @@ impl ArmSmmuV3 {
             None
         };
         match (evtq_irq.is_some(), gerror_irq.is_some()) {
+            _ if combined => {}
             (true, true) => {}
             (false, false) => dev_warn!(
                 dev,
@@ -269,6 +334,7 @@ impl ArmSmmuV3 {
             ),
         }
         Ok(try_pin_init!(SmmuData {
+            _combined_irq: combined_irq,
             _evtq_irq: evtq_irq,
             _gerror_irq: gerror_irq,
             _priq_irq: priq_irq,

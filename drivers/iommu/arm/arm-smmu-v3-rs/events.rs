@@ -166,6 +166,26 @@ impl irq::ThreadedHandler for EventHandler {
     }
 }
 
+/// Handles the one interrupt of SMMUs that combine them (Cavium ThunderX2):
+/// global errors in the hard handler, events and PRI requests in the
+/// thread (`arm_smmu_combined_irq_handler()`, `_thread()`).
+pub(crate) struct CombinedHandler {
+    pub(crate) smmu: Arc<Smmu>,
+}
+
+impl irq::ThreadedHandler for CombinedHandler {
+    fn handle(&self) -> irq::ThreadedIrqReturn {
+        self.smmu.handle_gerror();
+        irq::ThreadedIrqReturn::WakeThread
+    }
+
+    fn handle_threaded(&self) -> IrqReturn {
+        self.smmu.drain_events();
+        self.smmu.drain_pri();
+        IrqReturn::Handled
+    }
+}
+
 /// Handles the global error interrupt.
 pub(crate) struct GerrorHandler {
     pub(crate) smmu: Arc<Smmu>,

@@ -73,16 +73,26 @@ impl IommuOps for Iommu {
                     dev_err!(dev, "stream ID {:#x} out of range for the SMMU\n", sid);
                     return Err(ERANGE);
                 }
+                // Firmware may give one StreamID twice (DMA aliases of a
+                // PCI device): the STE is one, so is the entry here.
+                if sids.contains(&sid) {
+                    continue;
+                }
                 // Until a domain is attached, the stream aborts.
                 smmu.strtab
                     .ensure(Some(parent), sid, &crate::hw::ste::Ste::abort())?;
                 sids.push(sid, GFP_KERNEL)?;
             }
-            for &sid in &sids {
-                if let Err(e) = smmu.add_stream(sid, dev.name()) {
-                    smmu.remove_streams(&sids);
-                    return Err(e);
-                }
+            // A StreamID of another device cannot be shared: its STE can
+            // only point at one domain (`arm_smmu_insert_master()`).
+            if let Some((sid, other)) = smmu.add_streams(&sids, dev.name())? {
+                dev_warn!(
+                    dev,
+                    "Aliasing StreamID {:#x} (from {}) unsupported, expect DMA to be broken\n",
+                    sid,
+                    &*other
+                );
+                return Err(ENODEV);
             }
             Ok(sids)
         })();
@@ -101,10 +111,12 @@ impl IommuOps for Iommu {
         self.smmu.remove_streams(&m.sids);
     }
 
-    fn get_resv_regions(&self, _dev: &Device, _m: Pin<&Master>, regions: &mut ResvRegions) {
+    fn get_resv_regions(&self, dev: &Device, _m: Pin<&Master>, regions: &mut ResvRegions) {
         // Failure only means no MSI window: MSIs of translated devices
         // would then fault, which the event log reports.
         let _ = regions.add_sw_msi(MSI_IOVA_BASE, MSI_IOVA_LENGTH);
+        // IORT RMRs, DT reserved-memory: direct-mapped in DMA domains.
+        regions.add_firmware(dev);
     }
 
     fn capable(&self, _dev: &Device, _m: Pin<&Master>, cap: Cap) -> bool {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The SMMU's register pages (page 0 and page 1, 64K each).
+//! The SMMU's register pages (page 0 and page 1, 64K each; page 0 only on
+//! implementations whose page-1 registers sit at the same offsets in page
+//! 0, `ARM_SMMU_OPT_PAGE0_REGS_ONLY`).
 //!
 //! The mapping is device-managed: it is revoked when the SMMU's platform
 //! device unbinds, after the driver has disabled the SMMU. Anything that
@@ -8,7 +10,7 @@
 //! API) then reads all-ones and its writes are dropped, so a command can
 //! never reach an SMMU the driver no longer owns.
 
-use crate::hw::regs::REG_SZ;
+use crate::hw::regs::{ctrl_off::page1, PAGE_SZ};
 use kernel::{
     devres::DevresGuard,
     io::{
@@ -20,21 +22,27 @@ use kernel::{
 
 /// The mapped registers of one SMMU.
 pub(crate) struct Regs {
-    io: DevresIoMem<REG_SZ>,
+    io: DevresIoMem<PAGE_SZ>,
+    page0_only: bool,
 }
 
 impl Regs {
-    /// Wraps a mapping of the SMMU's two register pages, revoked on unbind.
-    pub(crate) fn new(io: IoMem<'_, REG_SZ>) -> Result<Self> {
+    /// Wraps a mapping of the SMMU's register pages, revoked on unbind.
+    /// With `page0_only`, page-1 offsets are redirected to page 0.
+    pub(crate) fn new(io: IoMem<'_, PAGE_SZ>, page0_only: bool) -> Result<Self> {
         Ok(Self {
             io: io.into_devres()?,
+            page0_only,
         })
     }
 
     /// The mapping for a sequence of accesses (one revocation check, the
     /// RCU read lock held meanwhile); `None` after unbind.
     pub(crate) fn access(&self) -> Option<RegsGuard<'_>> {
-        self.io.try_access().map(RegsGuard)
+        self.io.try_access().map(|io| RegsGuard {
+            io,
+            page0_only: self.page0_only,
+        })
     }
 
     /// Reads the 32-bit register at `off`. Offsets come from
@@ -74,13 +82,17 @@ impl Regs {
 }
 
 /// The registers, held mapped for a sequence of accesses ([`Regs::access`]).
-pub(crate) struct RegsGuard<'a>(DevresGuard<'a, IoMem<'static, REG_SZ>>);
+pub(crate) struct RegsGuard<'a> {
+    io: DevresGuard<'a, IoMem<'static, PAGE_SZ>>,
+    page0_only: bool,
+}
 
 impl RegsGuard<'_> {
     /// Reads the 32-bit register at `off` (all-ones and logged if `off` is
     /// out of range).
     pub(crate) fn read32(&self, off: usize) -> u32 {
-        (&*self.0).try_read32(off).unwrap_or_else(|e| {
+        let off = page1(off, self.page0_only);
+        (&*self.io).try_read32(off).unwrap_or_else(|e| {
             pr_err!("arm-smmu-v3-rs: bad register read at {off:#x}: {e:?}\n");
             u32::MAX
         })
@@ -88,14 +100,16 @@ impl RegsGuard<'_> {
 
     /// Writes the 32-bit register at `off` (`writel`).
     pub(crate) fn write32(&self, off: usize, val: u32) {
-        if let Err(e) = (&*self.0).try_write32(val, off) {
+        let off = page1(off, self.page0_only);
+        if let Err(e) = (&*self.io).try_write32(val, off) {
             pr_err!("arm-smmu-v3-rs: bad register write at {off:#x}: {e:?}\n");
         }
     }
 
     /// Writes the 64-bit register at `off`.
     pub(crate) fn write64(&self, off: usize, val: u64) {
-        if let Err(e) = (&*self.0).try_write64(val, off) {
+        let off = page1(off, self.page0_only);
+        if let Err(e) = (&*self.io).try_write64(val, off) {
             pr_err!("arm-smmu-v3-rs: bad register write at {off:#x}: {e:?}\n");
         }
     }

@@ -69,11 +69,9 @@ pub(crate) fn reset(dev: &Device, regs: &Regs, cmdq: &Cmdq, plan: &reset::ResetP
     reset::execute(plan.steps(), &mut ctx).map_err(|_| EIO)
 }
 
-/// Disables the SMMU (CR0 = 0, waiting for CR0ACK), then makes incoming
-/// transactions abort (GBPA.ABORT), so nothing reaches memory that is about
-/// to be freed (`arm_smmu_device_disable()` + `arm_smmu_update_gbpa()`).
-/// Failures are logged; the GBPA update is tried even if disabling failed.
-pub(crate) fn shutdown(dev: &Device, regs: &Regs, cmdq: &Cmdq) {
+/// Disables the SMMU: CR0 = 0, waiting for CR0ACK
+/// (`arm_smmu_device_disable()`). Failures are logged.
+pub(crate) fn disable(dev: &Device, regs: &Regs, cmdq: &Cmdq) {
     let mut ctx = ResetCtx { dev, regs, cmdq };
     let disable = [
         Step::Write32 {
@@ -87,6 +85,13 @@ pub(crate) fn shutdown(dev: &Device, regs: &Regs, cmdq: &Cmdq) {
         },
     ];
     let _ = reset::execute(&disable, &mut ctx);
+}
+
+/// Makes incoming transactions abort while the SMMU is disabled
+/// (GBPA.ABORT), so nothing reaches memory that is about to be freed.
+/// Failures are logged.
+pub(crate) fn abort_incoming(dev: &Device, regs: &Regs, cmdq: &Cmdq) {
+    let mut ctx = ResetCtx { dev, regs, cmdq };
     let abort = [Step::UpdateGbpa {
         set: gbpa::ABORT,
         clr: 0,

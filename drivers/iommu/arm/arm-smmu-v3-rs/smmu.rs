@@ -71,18 +71,21 @@ impl Smmu {
     /// Allocates the queues and the stream table, then resets and enables the
     /// SMMU (`arm_smmu_device_reset()`). If the reset fails the SMMU is left
     /// disabled before anything is freed.
+    /// `combined_irq`: one interrupt line for everything (no MSI registers
+    /// to clear).
     pub(crate) fn new(
         dev: &Device<Bound>,
         regs: Regs,
         info: SmmuInfo,
         plat: &Platform,
+        combined_irq: bool,
     ) -> Result<Self> {
         let geom = StrtabGeometry::from_info(&info).map_err(|e| {
             dev_err!(dev, "unusable stream table geometry: {:?}\n", e);
             EINVAL
         })?;
         let cmdq = KBox::pin_init(
-            Cmdq::new(dev, info.cmdq_shift, info.options.msipoll)?,
+            Cmdq::new(dev, info.cmdq_shift, &info.options)?,
             GFP_KERNEL,
         )?;
         let evtq = Coherent::<u64>::zeroed_slice(
@@ -108,6 +111,8 @@ impl Smmu {
             StreamTable::new(Some(dev), geom, plat.coherent, &Ste::abort())?,
             GFP_KERNEL,
         )?;
+        let caps = SteCaps::from_features(info.features);
+        install_rmr_bypass(dev, &strtab, &caps);
         let mem = ResetMemory {
             cmdq: cmdq.config(),
             evtq: QueueConfig {
@@ -121,7 +126,14 @@ impl Smmu {
             strtab: geom,
             strtab_dma: strtab.phys(),
         };
-        let opts = ResetOptions::c_default(regs.read32(ctrl_off::CR0));
+        let opts = ResetOptions {
+            combined_irq,
+            page0_regs_only: info.options.page0_regs_only,
+            // Devices of the crashed kernel may still be doing DMA: their
+            // faults are not logged (as C).
+            kdump: kernel::crash_dump::is_kdump_kernel(),
+            ..ResetOptions::c_default(regs.read32(ctrl_off::CR0))
+        };
         let plan = crate::hw::reset::plan(&info, &mem, &opts).map_err(|e| {
             dev_err!(dev, "cannot program the SMMU: {:?}\n", e);
             EINVAL
@@ -136,7 +148,7 @@ impl Smmu {
             streams: KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?,
             asids: IdAlloc::new(info.asid_bits, "ASID")?,
             vmids: IdAlloc::new(info.vmid_bits, "VMID")?,
-            caps: SteCaps::from_features(info.features),
+            caps,
             cmdq,
             evtq,
             ratelimit: KBox::pin_init(RateLimit::new(), GFP_KERNEL)?,
@@ -183,15 +195,38 @@ impl Smmu {
     /// was released (`arm_smmu_device_remove()`).
     pub(crate) fn shutdown(&self) {
         if !self.shut_down.xchg(true, Relaxed) {
-            reset::shutdown(&self.dev, &self.regs, &self.cmdq);
+            reset::disable(&self.dev, &self.regs, &self.cmdq);
+            reset::abort_incoming(&self.dev, &self.regs, &self.cmdq);
         }
     }
 
-    /// Records that `sid` belongs to the device called `name`.
-    pub(crate) fn add_stream(&self, sid: u32, name: &CStr) -> Result {
-        let name = CString::try_from_fmt(fmt!("{name}"))?;
-        self.streams.lock().push((sid, name), GFP_KERNEL)?;
-        Ok(())
+    /// Disables the SMMU (CR0 = 0) and refuses later commands, at reboot,
+    /// power-off or kexec (`arm_smmu_device_shutdown()`). GBPA is left as
+    /// firmware set it, as C leaves it.
+    pub(crate) fn disable(&self) {
+        if !self.shut_down.xchg(true, Relaxed) {
+            reset::disable(&self.dev, &self.regs, &self.cmdq);
+        }
+    }
+
+    /// Records that the StreamIDs `sids` belong to the device called
+    /// `name`: all of them, or, if one already belongs to another device,
+    /// none, and returns that StreamID and the other device's name.
+    pub(crate) fn add_streams(&self, sids: &[u32], name: &CStr) -> Result<Option<(u32, CString)>> {
+        // Allocate first: nothing fails once the list changes.
+        let mut new = KVec::with_capacity(sids.len(), GFP_KERNEL)?;
+        for &sid in sids {
+            new.push((sid, CString::try_from_fmt(fmt!("{name}"))?), GFP_KERNEL)?;
+        }
+        let mut streams = self.streams.lock();
+        if let Some((sid, other)) = streams.iter().find(|(s, _)| sids.contains(s)) {
+            return Ok(Some((*sid, CString::try_from_fmt(fmt!("{}", &**other))?)));
+        }
+        streams.reserve(new.len(), GFP_KERNEL)?;
+        for e in new {
+            streams.push(e, GFP_KERNEL)?;
+        }
+        Ok(None)
     }
 
     /// Forgets the StreamIDs in `sids`.
@@ -248,6 +283,37 @@ impl Smmu {
 impl SteSync for Smmu {
     fn sync_ste(&self, sid: u32) -> Result {
         self.issue(&[Cmd::CfgiSte { sid, leaf: true }], true)
+    }
+}
+
+/// Makes the StreamIDs of the IORT's RMRs bypass translation from the
+/// moment the SMMU is enabled: firmware left their devices doing DMA to
+/// reserved memory (`arm_smmu_rmr_install_bypass_ste()`). The table is not
+/// live yet. A StreamID that does not fit is logged and skipped, as in C.
+fn install_rmr_bypass(dev: &Device<Bound>, strtab: &StreamTable, caps: &SteCaps) {
+    let Some(fwnode) = dev.fwnode() else {
+        return;
+    };
+    let mut sids = KVec::new();
+    let mut lost = false;
+    kernel::iommu::iort::for_each_rmr_sid(fwnode, |sid| {
+        lost |= sids.push(sid, GFP_KERNEL).is_err();
+    });
+    if lost {
+        dev_err!(dev, "out of memory for the RMR StreamIDs: some will not bypass\n");
+    }
+    let bypass = Ste::bypass(caps);
+    for sid in sids {
+        let r = if strtab.geometry().contains(sid) {
+            strtab
+                .ensure(Some(dev), sid, &Ste::abort())
+                .and_then(|()| strtab.init_entry(sid, &bypass))
+        } else {
+            Err(ERANGE)
+        };
+        if r.is_err() {
+            dev_err!(dev, "RMR SID({:#x}) bypass failed\n", sid);
+        }
     }
 }
 

@@ -104,6 +104,16 @@ impl StreamTable {
         Ok(())
     }
 
+    /// Sets `sid`'s STE (which must exist, [`Self::ensure`]) to `ste` while
+    /// the SMMU does not use the table yet: before the reset points
+    /// STRTAB_BASE at it, so no CFGI or sync is needed, only the clean of
+    /// an incoherent table.
+    pub(crate) fn init_entry(&self, sid: u32, ste: &Ste) -> Result {
+        let l2 = self.l2.lock();
+        let entry = self.entry(&l2, sid)?.ok_or(ENOENT)?;
+        entry.mem.fill(entry.first / ENTRY_QWORDS, 1, ste.qwords())
+    }
+
     /// Current contents of `sid`'s STE (`None` while its level-2 table does
     /// not exist).
     pub(crate) fn read(&self, sid: u32) -> Result<Option<Qwords>> {

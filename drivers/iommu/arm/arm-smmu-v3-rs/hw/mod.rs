@@ -17,6 +17,7 @@ pub mod cd;
 pub mod cmd;
 pub mod event;
 pub mod invs;
+pub mod iort;
 pub mod pri;
 pub mod queue;
 pub mod regs;

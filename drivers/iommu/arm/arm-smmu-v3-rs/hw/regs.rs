@@ -28,8 +28,11 @@ pub mod off {
     pub const AIDR: usize = 0x1c;
 }
 
-/// Size of the MMIO region the driver needs: page 0 and page 1 (64K each).
-pub const REG_SZ: usize = 0x2_0000;
+/// Size of one register page.
+pub const PAGE_SZ: usize = 0x1_0000;
+
+/// Size of the MMIO region the driver needs: page 0 and page 1.
+pub const REG_SZ: usize = 2 * PAGE_SZ;
 
 /// IDR0 fields.
 #[allow(missing_docs)]
@@ -202,6 +205,15 @@ pub struct Platform {
     pub coherent: bool,
     /// The SMMU is described by DT (IDR0.HTTU is trusted) rather than IORT.
     pub of_node: bool,
+    /// Without a DT node: IDR0.HTTU as the IORT states it, which wins over
+    /// the register (`ACPI_IORT_SMMU_V3_HTTU_OVERRIDE`).
+    pub fw_httu: u32,
+    /// `ARM_SMMU_OPT_SKIP_PREFETCH` from firmware (IORT model HiSilicon
+    /// Hi161x, DT `hisilicon,broken-prefetch-cmd`).
+    pub skip_prefetch: bool,
+    /// `ARM_SMMU_OPT_PAGE0_REGS_ONLY` from firmware (IORT model Cavium
+    /// CN99xx, DT `cavium,cn9900-broken-page1-regspace`).
+    pub page0_regs_only: bool,
     /// The kernel has PCI ATS support (`CONFIG_PCI_ATS`).
     pub pci_ats: bool,
     /// The kernel has PCI PRI support (`CONFIG_PCI_PRI`).
@@ -221,8 +233,24 @@ pub struct Platform {
 pub struct Options {
     /// CMD_SYNC completion may be polled through its MSI write.
     pub msipoll: bool,
-    /// Every command batch must end in a CMD_SYNC (MMU-700 erratum 2812531).
+    /// At most 63 commands may go to the SMMU between two CMD_SYNCs
+    /// (MMU-700 erratum 2812531).
     pub cmdq_force_sync: bool,
+    /// CMD_PREFETCH_CONFIG must not be issued (this driver never does).
+    pub skip_prefetch: bool,
+    /// Register page 1 is not implemented: its registers are at the same
+    /// offsets in page 0, and the MMIO region is 64K.
+    pub page0_regs_only: bool,
+}
+
+impl Options {
+    /// The C driver's `smmu->options` bits (`ARM_SMMU_OPT_*`), for logs.
+    pub fn mask(&self) -> u32 {
+        u32::from(self.skip_prefetch)
+            | u32::from(self.page0_regs_only) << 1
+            | u32::from(self.msipoll) << 2
+            | u32::from(self.cmdq_force_sync) << 3
+    }
 }
 
 /// What the driver knows of an SMMU after decoding its ID registers.
@@ -238,6 +266,9 @@ pub struct SmmuInfo {
     pub oas_unknown: bool,
     /// IDR0.COHACC disagrees with the firmware's coherency (firmware wins).
     pub cohacc_mismatch: bool,
+    /// IDR0.HTTU's features disagree with the IORT's (firmware wins): the
+    /// `Features` bits of each, hardware first.
+    pub httu_mismatch: Option<(u32, u32)>,
     /// ASID width in bits (8 or 16).
     pub asid_bits: u32,
     /// VMID width in bits (8 or 16).
@@ -324,12 +355,26 @@ pub fn decode(id: &IdRegs, plat: &Platform) -> Result<SmmuInfo, DecodeError> {
         f = f.with(Features::HYP);
         f.add_if(plat.vhe, Features::E2H);
     }
+    let httu_features = |httu: u64| {
+        let mut h = Features::default();
+        h.add_if(httu >= idr0::HTTU_ACCESS, Features::HA);
+        h.add_if(httu >= idr0::HTTU_ACCESS_DIRTY, Features::HD);
+        h.add_if(httu >= idr0::HTTU_ACCESS_DIRTY_HAFT, Features::HAFT);
+        h
+    };
+    let hw_httu = httu_features(idr0::HTTU.get(r0));
+    let fw_httu = httu_features(u64::from(plat.fw_httu));
+    let mut httu_mismatch = None;
     if plat.of_node {
-        let httu = idr0::HTTU.get(r0);
-        f.add_if(httu >= idr0::HTTU_ACCESS, Features::HA);
-        f.add_if(httu >= idr0::HTTU_ACCESS_DIRTY, Features::HD);
-        f.add_if(httu >= idr0::HTTU_ACCESS_DIRTY_HAFT, Features::HAFT);
+        f = f.with(hw_httu);
+    } else {
+        f = f.with(fw_httu);
+        if hw_httu != fw_httu {
+            httu_mismatch = Some((hw_httu.0, fw_httu.0));
+        }
     }
+    options.skip_prefetch = plat.skip_prefetch;
+    options.page0_regs_only = plat.page0_regs_only;
     let cohacc_mismatch = idr0::COHACC.is_set(r0) != plat.coherent;
 
     match idr0::STALL_MODEL.get(r0) {
@@ -451,6 +496,7 @@ pub fn decode(id: &IdRegs, plat: &Platform) -> Result<SmmuInfo, DecodeError> {
         oas,
         oas_unknown,
         cohacc_mismatch,
+        httu_mismatch,
         asid_bits,
         vmid_bits,
         sid_bits,
@@ -685,6 +731,9 @@ pub mod tests {
         vhe: false,
         big_endian: false,
         q_max_sz_shift: 22, // 4K pages, MAX_PAGE_ORDER 10, no CMA
+        fw_httu: 0,
+        skip_prefetch: false,
+        page0_regs_only: false,
     };
 
     /// ID registers of QEMU 10.0's emulated SMMUv3, read by this driver
@@ -894,6 +943,31 @@ pub mod tests {
         );
         let none = with_idr(only4k, 5, |r| r & !idr5::GRAN4K.mask());
         check!(decode(&none, &QEMU_PLAT) == Err(DecodeError::NoGranule));
+        Ok(())
+    }
+
+    /// Described by IORT: HTTU comes from the firmware, not IDR0, and a
+    /// disagreement is reported; the model's options reach `Options`.
+    pub fn decode_acpi_firmware_options() -> TestResult {
+        // IDR0.HTTU = access + dirty (2).
+        let id = with_idr(qemu_idrs(true, true), 0, |r| r | 2 << 6);
+        let acpi = Platform {
+            of_node: false,
+            fw_httu: 1,
+            page0_regs_only: true,
+            ..QEMU_PLAT
+        };
+        let info = decode(&id, &acpi).map_err(|_| failure!("decode() failed"))?;
+        check!(info.features.contains(Features::HA));
+        check!(!info.features.contains(Features::HD));
+        check!(info.httu_mismatch == Some((Features::HA.with(Features::HD).0, Features::HA.0)));
+        check!(info.options.page0_regs_only && !info.options.skip_prefetch);
+        // PAGE0_REGS_ONLY only (QEMU's SMMU has no MSIs: no MSIPOLL).
+        check_eq!(info.options.mask(), 0b10u32);
+        // The same registers from DT: IDR0 wins, nothing to report.
+        let dt = decode(&id, &QEMU_PLAT).map_err(|_| failure!("decode() failed"))?;
+        check!(dt.features.contains(Features::HD) && dt.httu_mismatch.is_none());
+        check_eq!(dt.options.mask(), 0u32);
         Ok(())
     }
 

@@ -630,6 +630,7 @@ pub mod tests {
                 vhe: true,
                 big_endian: false,
                 q_max_sz_shift: 22,
+                ..Default::default()
             },
         )
         .map_err(|_| failure!("decode() failed"))

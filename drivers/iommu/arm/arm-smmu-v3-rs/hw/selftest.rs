@@ -123,11 +123,9 @@ impl Rng {
     }
 }
 
-/// Calls `$m!` with the path (`module::case`) of every shared case.
-///
-/// Add a case here and in `hw_kunit.rs`; the host test
-/// `kunit_lists_every_case` fails if the two disagree.
-// Only the host crate expands it; the kernel names the cases in hw_kunit.rs.
+/// Calls `$m!` with the path (`module::case`) of every shared case: the
+/// host crate makes a `#[test]` of each, `hw_kunit.rs` a KUnit case.
+// The host's integration tests include hw/ without expanding it.
 #[allow(unused_macros)]
 macro_rules! for_each_case {
     ($m:ident) => {
@@ -145,6 +143,10 @@ macro_rules! for_each_case {
             regs::decode_page_sizes,
             regs::decode_ias,
             regs::decode_iidr_errata,
+            regs::decode_acpi_firmware_options,
+            iort::iort_decodes_qemu_node,
+            iort::iort_models_and_flags,
+            iort::iort_rejects_bad_nodes,
             writer::ste_bypass_to_abort,
             writer::ste_abort_to_bypass,
             writer::ste_cdtable_to_abort,
@@ -186,6 +188,7 @@ macro_rules! for_each_case {
             queue::queue_random_walk,
             queue::queue_reserve,
             queue::queue_batch,
+            queue::queue_sync_spacing_matches_batch,
             invs::invs_test,
             invs::invs_errors_and_notifications,
             invs::invs_ats_broken,
