@@ -49,7 +49,7 @@ pub fn node<Ctx: crate::device::DeviceContext>(
         let pdev_raw = unsafe { crate::container_of!(raw, bindings::platform_device, dev) };
         // SAFETY: `pdev_raw` is valid (above); a platform device's name is a NUL-terminated
         // string that lives as long as the device.
-        let pname = unsafe { CStr::from_char_ptr((*pdev_raw).name) };
+        let pname = unsafe { <CStr as crate::str::CStrExt>::from_char_ptr((*pdev_raw).name) };
         if pname != name {
             return None;
         }

@@ -88,7 +88,10 @@ impl CdTable {
         SteCdTable::new(self.l1.phys(), self.format, self.s1cdmax).map_err(|_| EINVAL)
     }
 
-    /// Makes sure `ssid` has a CD (all level-2 CDs start invalid).
+    /// Makes sure `ssid` has a CD (all level-2 CDs start invalid). Only
+    /// SSID 0 is used until PASIDs are supported, and a one-CD table is
+    /// linear: for now only KUnit needs level-2 tables.
+    #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
     pub(crate) fn ensure(&self, dev: Option<&Device<Bound>>, ssid: u32) -> Result {
         if ssid >> self.s1cdmax != 0 {
             return Err(EINVAL);
@@ -128,6 +131,7 @@ impl CdTable {
 
     /// Current contents of `ssid`'s CD (`None` while its level-2 table does
     /// not exist).
+    #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
     pub(crate) fn read(&self, ssid: u32) -> Result<Option<Qwords>> {
         let l2 = self.l2.lock();
         match self.entry(&l2, ssid)? {

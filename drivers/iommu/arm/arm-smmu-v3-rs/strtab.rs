@@ -251,6 +251,25 @@ mod tests {
         Ok(())
     }
 
+    /// Before the SMMU uses the table (IORT RMR bypass at probe), an STE is
+    /// written in place with no sync; its level-2 neighbours stay abort.
+    #[test]
+    fn init_entry_before_the_smmu_looks() -> Result {
+        let geom = StrtabGeometry::new(16, true).map_err(|_| EINVAL)?;
+        let t = KBox::pin_init(
+            StreamTable::new(None, geom, true, &Ste::abort())?,
+            GFP_KERNEL,
+        )?;
+        let bypass = Ste::bypass(&SteCaps::default());
+        assert_eq!(t.init_entry(0x4242, &bypass), Err(ENOENT));
+        t.ensure(None, 0x4242, &Ste::abort())?;
+        t.init_entry(0x4242, &bypass)?;
+        assert_eq!(t.read(0x4242)?, Some(*bypass.qwords()));
+        assert_eq!(t.read(0x4241)?, Some(*Ste::abort().qwords()));
+        assert_eq!(t.read(0x4243)?, Some(*Ste::abort().qwords()));
+        Ok(())
+    }
+
     #[test]
     fn two_level_allocates_on_demand() -> Result {
         let geom = StrtabGeometry::new(16, true).map_err(|_| EINVAL)?;
