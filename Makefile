@@ -7,6 +7,7 @@
 # build (make M=...), it uses Kbuild instead of this file.
 
 DRIVER ?= rs
+MACHINE ?= dt
 
 .PHONY: all build setup qemu test test-harness kunit host-test qemu-test bench check patches clean
 
@@ -18,9 +19,10 @@ setup:
 build: setup
 	@bash scripts/build.sh
 
-# Boot QEMU with a virtio-blk disk behind the SMMU; DRIVER=rs (default) or c.
+# Boot QEMU with two disks behind the SMMU; DRIVER=rs (default) or c,
+# MACHINE=dt (default) or server (UEFI + ACPI, 64K pages, modules).
 qemu: build
-	@bash scripts/qemu-demo.sh $(DRIVER)
+	@bash scripts/qemu-demo.sh $(DRIVER) $(MACHINE)
 
 test:
 	@bash scripts/test.sh

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Builds the test kernel (both SMMUv3 drivers, KUnit) and the driver as an
-# external module. Outputs: build/Image, build/Image.gz,
-# build/arm_smmu_v3_rs.ko. Incremental: the objects live in the cache.
+# external module, the guest tools, and the server kernel (UEFI + ACPI, 64K
+# pages, both drivers as modules). Outputs: build/Image, build/Image.gz,
+# build/arm_smmu_v3_rs.ko, build/server/Image, build/server/modules/.
+# Incremental: the objects live in the cache.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -39,4 +41,15 @@ cp "$CACHE/edu/smmu_edu_fault.ko" "$BUILD/"
 aarch64-linux-gnu-gcc -static -O2 -D__EXPORTED_HEADERS__ -I"$WORKTREE/include/uapi" \
 	-o "$BUILD/dma_map_benchmark" "$WORKTREE/tools/dma/dma_map_benchmark.c" ||
 	die "building dma_map_benchmark failed: is gcc-aarch64-linux-gnu installed (scripts/setup.sh)?"
-echo "build: $BUILD/Image, $BUILD/arm_smmu_v3_rs.ko, $BUILD/smmu_edu_fault.ko, $BUILD/dma_map_benchmark"
+aarch64-linux-gnu-gcc -static -O2 -Wall -o "$BUILD/kexec_file" \
+	"$REPO/tools/testing/arm-smmu-v3-rs/kexec/kexec_file.c" || die "building kexec_file failed"
+echo "build: $BUILD/Image, $BUILD/arm_smmu_v3_rs.ko, $BUILD/smmu_edu_fault.ko, $BUILD/dma_map_benchmark, $BUILD/kexec_file"
+
+# The server kernel: UEFI + ACPI, 64K pages, both drivers as modules, and
+# the edu test module built for it.
+bash "$REPO/scripts/build-kernel.sh" server "$REPO/tools/testing/arm-smmu-v3-rs/server.config"
+mkdir -p "$CACHE/edu-server"
+make -s -C "$CACHE/kbuild-server" "${KMAKE_VARS[@]}" M="$edu" MO="$CACHE/edu-server" modules \
+	>"$BUILD/server/edu.log" 2>&1 ||
+	{ cat "$BUILD/server/edu.log"; die "edu test module build for the server kernel failed"; }
+cp "$CACHE/edu-server/smmu_edu_fault.ko" "$BUILD/server/"

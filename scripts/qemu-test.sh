@@ -227,6 +227,106 @@ for d in c rs; do
 		--append bench_secs=1 bench
 done
 
+# 8. Arm64 servers: UEFI + ACPI (the IORT-created "arm-smmu-v3" device),
+# the 64K-page server kernel, both drivers as modules picked with
+# modprobe.blacklist=, a virtio disk behind a PCIe root port.
+SRV=(--kernel "$BUILD/server/Image" --uefi --modules "$BUILD/server/modules" --root-port)
+for d in c rs; do
+	run --driver "$d" --name "$d-acpi-dma" "${SRV[@]}" --trace smmuv3_cmdq_opcode \
+		--trace smmuv3_range_inval "${DISKS[@]}" --append domain=DMA dma
+	run --driver "$d" --name "$d-acpi-identity" "${SRV[@]}" "${DISKS[@]}" \
+		--append domain=identity --append iommu.passthrough=1 dma
+	run --driver "$d" --name "$d-acpi-lazy" "${SRV[@]}" "${DISKS[@]}" \
+		--append domain=DMA-FQ --append iommu.strict=0 dma
+done
+same_summary summary-match/acpi c-acpi-dma rs-acpi-dma
+for k in dma identity lazy; do same_groups "groups-match/acpi-$k" "c-acpi-$k" "rs-acpi-$k"; done
+# server-64k: 64K pages, so range invalidations are in 64K units (TG=3)
+# for both drivers, and the same commands as C.
+tgs() {
+	sed -n 's/.*smmuv3_range_inval .*tg=\([0-9]*\).*/\1/p' "$BUILD/qemu-$1.trace" 2>/dev/null |
+		sort | uniq -c | awk '{printf "tg%s=%s ", $2, $1}'
+}
+c_tg=$(tgs c-acpi-dma) rs_tg=$(tgs rs-acpi-dma)
+expect server-64k/tlbi-granule '[[ $rs_tg == tg3=* ]] && ! grep -q "tg[0-2]=" <<<"$rs_tg" && [ "$c_tg" = "$rs_tg" ]' \
+	"range TLBIs by TG (3: 64K): C '$c_tg' Rust '$rs_tg'" c-acpi-dma rs-acpi-dma
+c_inv=$(opcodes c-acpi-dma | grep -vx PREFETCH_CONFIG | sort | uniq -c | paste -sd' ')
+rs_inv=$(opcodes rs-acpi-dma | sort | uniq -c | paste -sd' ')
+expect server-64k/commands-match '[ -n "$rs_inv" ] && [ "$c_inv" = "$rs_inv" ]' "C '$c_inv' Rust '$rs_inv'" \
+	c-acpi-dma rs-acpi-dma
+# The edu device faults at the IOVA it unmapped: a 64K page.
+for d in c rs; do
+	run --driver "$d" --name "$d-server-edu-fault" "${SRV[@]}" "${EDU[@]}" \
+		--file "$BUILD/server/smmu_edu_fault.ko" --append expect_iova=1 edu-fault
+	iova=$(tr -d '\r' <"$BUILD/qemu-$d-server-edu-fault.log" 2>/dev/null |
+		sed -n 's/.*smmu_edu_fault: DMA to unmapped iova \(0x[0-9a-f]*\).*/\1/p' | head -1)
+	expect "server-64k/$d-fault-page" '[ -n "$iova" ] && [ $((iova & 0xffff)) -eq 0 ]' \
+		"faulting IOVA ${iova:-none} is 64K-aligned" "$d-server-edu-fault"
+done
+# Module life: unload while in use, unload once idle, load the other
+# driver; ours behaves as C.
+for d in c rs; do
+	run --driver "$d" --name "$d-module-life" "${SRV[@]}" --disk vda=64 module-life
+done
+modlife() { tr -d '\r' <"$BUILD/qemu-$1.log" 2>/dev/null | sed -n 's/^SMMUTEST MODLIFE //p' | paste -sd';'; }
+same modlife module-life-match c-module-life rs-module-life
+
+# 9. Memory above 4 GiB (6G of RAM; the DT test kernel): the stream table
+# (and the queues) land above 4 GiB, translated DMA works, coherent or not.
+"$REPO/tools/testing/arm-smmu-v3-rs/make-dtb.sh" noncoherent "$dtbs/noncoherent-6g.dtb" virt 6G ||
+	echo "FAIL dtb/noncoherent-6g cannot make the device tree" | tee -a "$out"
+# reg64 NAME OFF: the 64-bit values written to SMMU register OFF.
+reg64() {
+	sed -n "s/.*smmuv3_write_mmio addr: $2 val:\(0x[0-9a-f]*\) size: 0x8.*/\1/p" "$BUILD/qemu-$1.trace" 2>/dev/null
+}
+for d in c rs; do
+	for v in "" -noncoherent; do
+		dtb=()
+		[ -n "$v" ] && dtb=(--dtb "$dtbs/noncoherent-6g.dtb")
+		run --driver "$d" --name "$d-highmem$v" --mem 6G "${dtb[@]}" --trace smmuv3_write_mmio \
+			"${DISKS[@]}" --append domain=DMA dma
+		strtab=$(reg64 "$d-highmem$v" 0x80 | tail -1)
+		expect "highmem/$d$v-strtab-above-4g" '[ -n "$strtab" ] && [ $(( (strtab & 0xffffffffffc0) >> 32 )) -gt 0 ]' \
+			"STRTAB_BASE ${strtab:-none}, CMDQ_BASE $(reg64 "$d-highmem$v" 0x90 | tail -1)" "$d-highmem$v"
+	done
+done
+
+# 10. Shutdown, kexec and kdump (the DT test kernel into itself).
+# cr0 NAME: the values written to CR0, in order.
+cr0() { sed -n 's/.*smmuv3_write_mmio addr: 0x20 val:\(0x[0-9a-f]*\) .*/\1/p' "$BUILD/qemu-$1.trace" 2>/dev/null | paste -sd' '; }
+# last_enable CR0S: the last value written with SMMUEN set.
+last_enable() {
+	local v l=
+	for v in $1; do [ $((v & 1)) -eq 1 ] && l=$v; done
+	echo "$l"
+}
+for d in c rs; do
+	run --driver "$d" --name "$d-kexec" --kexec --file "$BUILD/kexec_file" --trace smmuv3_write_mmio \
+		"${DISKS[@]}" --append domain=DMA --timeout 180 kexec
+	# Whether the first kernel's shutdown disabled the SMMU is checked by
+	# the second kernel: its probe did not find it enabled.
+	selected "$d-kexec" && echo "INFO kexec $d CR0 writes: $(cr0 "$d-kexec")"
+	run --driver "$d" --name "$d-kdump" --kexec --crash-ok --file "$BUILD/kexec_file" \
+		--trace smmuv3_write_mmio --disk vda=64 --append crashkernel=256M --timeout 180 kdump
+	# The crash kernel's SMMUEN write has EVTQEN (bit 2) and PRIQEN (bit 1) clear.
+	w=$(cr0 "$d-kdump")
+	last=$(last_enable "$w")
+	expect "kdump/$d-queues-off" '[ -n "$last" ] && [ $((last & 6)) -eq 0 ]' \
+		"crash kernel's enable: CR0 ${last:-none} (all writes: $w)" "$d-kdump"
+done
+
+# 11. Firmware the drivers refuse, as C does.
+for v in iommu-cells-2 sid-alias; do
+	"$REPO/tools/testing/arm-smmu-v3-rs/make-dtb.sh" "$v" "$dtbs/$v.dtb" ||
+		echo "FAIL dtb/$v cannot make the device tree" | tee -a "$out"
+done
+for d in c rs; do
+	run --driver "$d" --name "$d-badfw-cells" --dtb "$dtbs/iommu-cells-2.dtb" --disk vda=64 \
+		--append badfw=cells bad-firmware
+	run --driver "$d" --name "$d-badfw-alias" --dtb "$dtbs/sid-alias.dtb" --disk vda=64 "${EDU[@]}" \
+		--append badfw=alias bad-firmware
+done
+
 p=$(grep -c '^PASS ' "$out") f=$(grep -c '^FAIL ' "$out")
 echo "qemu: $p passed, $f failed"
 [ "$f" -eq 0 ]

@@ -15,7 +15,7 @@ fail() { echo "setup: FAILED: $1" >&2; echo "setup: what to do: $2" >&2; exit 1;
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src
       qemu-system-arm bc flex bison libelf-dev libssl-dev cpio kmod
       device-tree-compiler make python3 dpkg-dev rust-web-clippy rustfmt-web
-      file gzip gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+      file gzip gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-efi-aarch64)
 
 # The Debian mirror this machine's own apt sources use (the suite without
 # -security/-updates), so no mirror host is ever written in the repo.

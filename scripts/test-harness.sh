@@ -126,10 +126,10 @@ done
 cat "$FAKE_SERIAL" >"$log"
 EOF2
 chmod +x "$tmp/fake-qemu"
-qrun() { # SERIAL QEMU: one qemu-run.sh boot of scenario "summary"
+qrun() { # SERIAL QEMU [OPTION...]: one qemu-run.sh boot of scenario "summary"
 	cp "$good" "$tmp/qbuild/qemu-harness.log"
 	FAKE_SERIAL=$1 QEMU=$2 BUILD=$tmp/qbuild \
-		bash "$REPO/tools/testing/arm-smmu-v3-rs/qemu-run.sh" --name harness --timeout 20 summary
+		bash "$REPO/tools/testing/arm-smmu-v3-rs/qemu-run.sh" --name harness --timeout 20 "${@:3}" summary
 }
 expect_green qemu.control qrun "$good" "$tmp/fake-qemu"
 expect_red qemu.no-start "harness/boot .*no serial log" qrun "$good" "$tmp/no-such-qemu"
@@ -141,7 +141,26 @@ expect_red qemu.no-end-marker "harness/boot no end marker" qrun "$tmp/no-end.ser
 	echo "[    9.000000] Internal error: Oops: 0000000096000004 [#1]  SMP"
 	echo "[    9.000000] Kernel panic - not syncing: Oops: Fatal exception"
 } >"$tmp/shutdown-crash.serial"
-expect_red qemu.crash-at-shutdown "harness/boot splat at shutdown" qrun "$tmp/shutdown-crash.serial" "$tmp/fake-qemu"
+expect_red qemu.crash-at-shutdown "harness/boot splat" qrun "$tmp/shutdown-crash.serial" "$tmp/fake-qemu"
+# A splat before the end marker that the guest did not see (a kexec's
+# first kernel shutting down) is red too ...
+{
+	head -2 "$good"
+	echo "[    5.000000] WARNING: CPU: 1 PID: 1 at drivers/iommu/arm/arm-smmu-v3-rs/smmu.rs:1"
+	tail -2 "$good"
+} >"$tmp/early-splat.serial"
+expect_red qemu.splat-before-end "harness/boot splat" qrun "$tmp/early-splat.serial" "$tmp/fake-qemu"
+# ... but a scenario's deliberate crash (kdump) is not, up to the next
+# kernel's boot, and only when the run says so.
+{
+	head -2 "$good"
+	echo "SMMUTEST CRASH"
+	echo "[    5.000000] Kernel panic - not syncing: sysrq triggered crash"
+	echo "[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x000f0510]"
+	tail -2 "$good"
+} >"$tmp/crash.serial"
+expect_green qemu.crash-ok qrun "$tmp/crash.serial" "$tmp/fake-qemu" --crash-ok
+expect_red qemu.crash-not-ok "harness/boot splat" qrun "$tmp/crash.serial" "$tmp/fake-qemu"
 head -3 "$good" >"$tmp/no-poweroff.serial"
 expect_red qemu.no-power-off "harness/boot no clean power-off" qrun "$tmp/no-poweroff.serial" "$tmp/fake-qemu"
 sed 's/RESULT PASS/RESULT FAIL/' "$good" >"$tmp/check-fails.serial"

@@ -7,7 +7,20 @@
 # usage: qemu-run.sh [options] SCENARIO
 #   --driver c|rs|none   which SMMUv3 driver binds (default c):
 #                        c: arm_smmu_v3_rs.disable=1; rs: initcall_blacklist=
-#                        arm_smmu_driver_init; none: both kept out
+#                        arm_smmu_driver_init; none: both kept out. With
+#                        --modules, as an administrator does it:
+#                        modprobe.blacklist= of the other driver's module
+#   --kernel FILE        the kernel Image (default build/Image)
+#   --uefi               boot through UEFI firmware (QEMU_EFI.fd): ACPI
+#   --modules DIR        a modules_install tree to put in the initramfs; the
+#                        guest loads the modules its devices need, as udev
+#   --mem SIZE           guest RAM (default 1G)
+#   --root-port          put virtio disks behind PCIe root ports
+#   --kexec              put the kernel Image and a copy of the initramfs in
+#                        the guest's /extra, for scenarios that kexec
+#   --crash-ok           the scenario panics on purpose after printing
+#                        "SMMUTEST CRASH": what the log shows from there to
+#                        the next kernel's boot is not a splat
 #   --machine TYPE       QEMU machine type (default virt; QEMU 10's virt forces
 #                        stage=nested, so -global arm-smmuv3.stage=... needs
 #                        an older type such as virt-9.0)
@@ -26,14 +39,16 @@
 #
 # Prints the guest's "SMMUTEST RESULT" lines as "PASS name detail" /
 # "FAIL name detail", then one "PASS name/boot" or "FAIL name/boot" line: a
-# boot passes only if the guest printed its end marker and the kernel then
+# boot passes only if the guest printed its end marker, the kernel then
 # powered off cleanly ("reboot: Power down", printed after every driver's
-# shutdown hook ran) with no splat after the marker. Exits non-zero if
+# shutdown hook ran), and the serial log (every kernel the run booted, and
+# their shutdowns) shows no splat. Exits non-zero if
 # anything failed. QEMU (environment) overrides qemu-system-aarch64.
 set -uo pipefail
 . "$(dirname "$0")/../../../scripts/env.sh"
 
-driver=c name= timeout=120 dtb= log= machine=virt smp=2
+driver=c name= timeout=120 dtb= log= machine=virt smp=2 kernel=$BUILD/Image
+uefi= modules= mem=1G root_port= kexec= crash_ok=
 qemu_extra=() append_extra=() disks=() traces=() files=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -49,6 +64,13 @@ while [ $# -gt 0 ]; do
 	--trace) traces+=("$2"); shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
+	--kernel) kernel=$2; shift 2 ;;
+	--uefi) uefi=1; shift ;;
+	--modules) modules=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--root-port) root_port=1; shift ;;
+	--kexec) kexec=1; shift ;;
+	--crash-ok) crash_ok=1; shift ;;
 	-*) die "unknown option $1" ;;
 	*) break ;;
 	esac
@@ -57,7 +79,7 @@ done
 scenario=$1
 name=${name:-$scenario}
 [ ${#disks[@]} -gt 0 ] || disks=(vda=64)
-[ -f "$BUILD/Image" ] || die "no $BUILD/Image: run make first"
+[ -f "$kernel" ] || die "no $kernel: run make first"
 
 work=$CACHE/qemu/$name
 rm -rf "$work"; mkdir -p "$work"
@@ -76,20 +98,36 @@ mkdir -p "$root/extra"
 for f in "${files[@]}"; do
 	cp "$f" "$root/extra/" || die "cannot add $f to the guest"
 done
+if [ -n "$modules" ]; then
+	[ -d "$modules/lib/modules" ] || die "no $modules/lib/modules"
+	mkdir -p "$root/lib"
+	cp -r "$modules/lib/modules" "$root/lib/"
+fi
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.cpio.gz"
+if [ -n "$kexec" ]; then
+	# The next kernel boots the same initramfs (without these two).
+	mv "$work/initramfs.cpio.gz" "$root/extra/initramfs.cpio.gz"
+	cp "$kernel" "$root/extra/Image"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.cpio.gz"
+fi
 
 cmdline="console=ttyAMA0 panic=-1 scenario=$scenario"
-case "$driver" in
-c) cmdline+=" arm_smmu_v3_rs.disable=1" ;;
-rs) cmdline+=" initcall_blacklist=arm_smmu_driver_init" ;;
-none) cmdline+=" initcall_blacklist=arm_smmu_driver_init arm_smmu_v3_rs.disable=1" ;;
+case "$driver:${modules:+modules}" in
+c:) cmdline+=" arm_smmu_v3_rs.disable=1" ;;
+rs:) cmdline+=" initcall_blacklist=arm_smmu_driver_init" ;;
+none:) cmdline+=" initcall_blacklist=arm_smmu_driver_init arm_smmu_v3_rs.disable=1" ;;
+c:modules) cmdline+=" modprobe.blacklist=arm_smmu_v3_rs" ;;
+rs:modules) cmdline+=" modprobe.blacklist=arm_smmu_v3" ;;
+none:modules) cmdline+=" modprobe.blacklist=arm_smmu_v3,arm_smmu_v3_rs" ;;
 *) die "--driver must be c, rs or none" ;;
 esac
+cmdline+=" driver=$driver"
 
-qemu=("${QEMU:-qemu-system-aarch64}" -machine "$machine,iommu=smmuv3" -cpu max -smp "$smp" -m 1G
+qemu=("${QEMU:-qemu-system-aarch64}" -machine "$machine,iommu=smmuv3" -cpu max -smp "$smp" -m "$mem"
       -display none -monitor none -serial "file:$log" -no-reboot
-      -kernel "$BUILD/Image" -initrd "$work/initramfs.cpio.gz")
+      -kernel "$kernel" -initrd "$work/initramfs.cpio.gz")
+[ -n "$uefi" ] && qemu+=(-bios /usr/share/qemu-efi-aarch64/QEMU_EFI.fd)
 [ -n "$dtb" ] && qemu+=(-dtb "$dtb")
 if [ ${#traces[@]} -gt 0 ]; then
 	rm -f "$BUILD/qemu-$name.trace"
@@ -103,7 +141,13 @@ for d in "${disks[@]}"; do
 	head -c $((mib << 20)) /dev/urandom >"$img"
 	qemu+=(-drive "if=none,id=d$n,file=$img,format=raw,cache=unsafe")
 	case "$dname" in
-	vd*) qemu+=(-device "virtio-blk-pci,drive=d$n") ;;
+	vd*)
+		if [ -n "$root_port" ]; then
+			qemu+=(-device "pcie-root-port,id=rp$n,chassis=$((n + 1)),slot=$((n + 1))"
+			      -device "virtio-blk-pci,drive=d$n,bus=rp$n")
+		else
+			qemu+=(-device "virtio-blk-pci,drive=d$n")
+		fi ;;
 	nvme*) qemu+=(-device "nvme,drive=d$n,serial=smmu$n") ;;
 	*) die "disk names start with vd or nvme" ;;
 	esac
@@ -133,7 +177,13 @@ while read -r _ _ verdict check detail; do
 done < <(grep '^SMMUTEST RESULT ' "$work/serial")
 # What the kernel printed after the guest's end marker: its shutdown.
 after=$(sed -n "/^SMMUTEST END $scenario/,\$p" "$work/serial" | tail -n +2)
-splat=$(grep -m1 -E 'Oops|BUG:|WARNING:|Kernel panic|Call trace|Internal error' <<<"$after")
+# Splats anywhere, but for a deliberate crash up to the next kernel's boot.
+if [ -n "$crash_ok" ]; then
+	scan=$(sed '/^SMMUTEST CRASH/,/Booting Linux on physical CPU/d' "$work/serial")
+else
+	scan=$(cat "$work/serial")
+fi
+splat=$(grep -m1 -E 'Oops|BUG:|WARNING:|Kernel panic|Call trace|Internal error' <<<"$scan")
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 	echo "FAIL $name/boot timed out after ${timeout}s (log: $log)"; failed=1
 elif ! grep -q "^SMMUTEST END $scenario" "$work/serial"; then
@@ -142,7 +192,7 @@ elif ! grep -q "^SMMUTEST END $scenario" "$work/serial"; then
 elif ! grep -q '^SMMUTEST RESULT ' "$work/serial"; then
 	echo "FAIL $name/boot the scenario reported no check (log: $log)"; failed=1
 elif [ -n "$splat" ]; then
-	echo "FAIL $name/boot splat at shutdown: $splat (log: $log)"; failed=1
+	echo "FAIL $name/boot splat: $splat (log: $log)"; failed=1
 elif ! grep -q 'reboot: Power down' <<<"$after"; then
 	echo "FAIL $name/boot no clean power-off after the end marker (QEMU exit $rc; log: $log)"; failed=1
 else

@@ -89,3 +89,29 @@ cmo_trace_count() {
 	cat /sys/kernel/tracing/per_cpu/cpu*/stats 2>/dev/null |
 		awk '/^entries:/ { n += $2 } /^overrun:/ { n += $2 } END { print n + 0 }'
 }
+
+# coldplug: loads the module of every device's modalias, as udev does at
+# boot, honouring the command line's modprobe.blacklist= as kmod does
+# (busybox's modprobe only reads /etc/modprobe.d); logs what it loaded.
+coldplug() {
+	mkdir -p /etc/modprobe.d
+	for m in $(arg modprobe.blacklist | tr , ' '); do
+		echo "blacklist $m"
+	done >/etc/modprobe.d/cmdline.conf
+	for a in $(cat /sys/bus/*/devices/*/modalias 2>/dev/null | sort -u); do
+		modprobe -b "$a" 2>/dev/null
+	done
+	echo "SMMUTEST MODULES $(cut -d' ' -f1 /proc/modules | sort | paste -sd' ' -)"
+}
+
+# check_bound_driver: the SMMU's platform device (DT "9050000.smmuv3" or
+# IORT "arm-smmu-v3.0.auto") is bound to the driver `driver=` names.
+check_bound_driver() {
+	case "$(arg driver)" in
+	c) want=arm-smmu-v3 ;;
+	rs) want=arm_smmu_v3_rs ;;
+	*) return ;;
+	esac
+	smmu=$(ls -d /sys/bus/platform/devices/*smmu* 2>/dev/null | head -1)
+	expect_eq smmu.driver "$want" "$(basename "$(readlink "$smmu/driver" 2>/dev/null)" 2>/dev/null)"
+}

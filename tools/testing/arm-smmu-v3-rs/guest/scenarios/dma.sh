@@ -7,6 +7,7 @@
 # printed for the host to compare between drivers.
 summary=$(smmu_summary)
 if [ -n "$summary" ]; then pass probe "$summary"; else fail probe "no probe summary"; fi
+check_bound_driver
 want_type=$(arg domain || echo identity)
 
 # check_disk NAME: the checks of one disk.
@@ -26,7 +27,7 @@ check_disk() {
 
 disks=$(arg disks | tr , ' ')
 # count_cmos=1: count the page-table cache maintenance of the I/O below.
-smmu_dev=$(ls /sys/bus/platform/devices | grep -m1 smmuv3)
+smmu_dev=$(ls /sys/bus/platform/devices | grep -m1 smmu)
 [ "$(arg count_cmos)" = 1 ] && cmo_trace_start "$smmu_dev"
 if [ "$(arg parallel)" = 1 ]; then
 	for d in $disks; do check_disk "$d" >"/tmp/check.$d" 2>&1 & done
