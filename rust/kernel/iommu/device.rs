@@ -19,7 +19,7 @@ use crate::{
     bindings,
     device::{Bound, Device},
     error::to_result,
-    iommu::ops::{Adapter, IommuOps},
+    iommu::ops::{IommuOps, Statics},
     prelude::*,
     str::{CStr, CString},
     types::Opaque,
@@ -30,17 +30,22 @@ use core::marker::PhantomPinned;
 ///
 /// # Invariants
 ///
-/// - `iommu` was added to sysfs and registered with the IOMMU core with the
-///   ops table of `T` ([`Adapter::<T>::OPS`]) and stays so until drop.
-/// - Every `struct iommu_device` registered with `Adapter::<T>::OPS` is the
-///   `iommu` field of a live, pinned `Registration<'_, T>`.
+/// - `iommu` was added to sysfs and registered with the IOMMU core with an
+///   ops table of `T` (a [`Statics<T>`]) and stays so until drop.
+/// - Every `struct iommu_device` registered with an ops table of `T` is the
+///   `iommu` field of a live, pinned `Registration<'_, T>`: only
+///   [`Registration::new`] registers one, and its callbacks are `T`'s.
 ///
 /// # Examples
 ///
 /// ```
 /// use kernel::{
 ///     device::{Bound, Device},
-///     iommu::{device::Registration, fwspec::Fwspec, ops::IommuOps},
+///     iommu::{
+///         device::Registration,
+///         fwspec::Fwspec,
+///         ops::{IommuOps, Statics},
+///     },
 ///     prelude::*,
 /// };
 ///
@@ -64,12 +69,14 @@ use core::marker::PhantomPinned;
 ///     }
 /// }
 ///
+/// static STATICS: Statics<MySmmu> = Statics::new(&STATICS);
+///
 /// fn register<'a>(
 ///     parent: &'a Device<Bound>,
 /// ) -> impl PinInit<Registration<'a, MySmmu>, Error> + 'a {
 ///     // SAFETY: The registration is stored in the driver's device data and
 ///     // dropped on unbind, never leaked.
-///     unsafe { Registration::new(parent, c"smmu3.0", Ok::<_, Error>(MySmmu)) }
+///     unsafe { Registration::new(parent, c"smmu3.0", &STATICS, Ok::<_, Error>(MySmmu)) }
 /// }
 /// ```
 #[pin_data(PinnedDrop)]
@@ -93,7 +100,8 @@ unsafe impl<T: IommuOps> Sync for Registration<'_, T> {}
 impl<'a, T: IommuOps + 'a> Registration<'a, T> {
     /// Registers the IOMMU instance of `parent` (its firmware node is the one
     /// devices refer to in `iommus`/`iommu-map`), named `name` in
-    /// `/sys/class/iommu`, with driver data `data`.
+    /// `/sys/class/iommu`, with driver data `data` and the driver's ops
+    /// table and static domains `statics`.
     ///
     /// The IOMMU core calls back into `T` (e.g. [`IommuOps::probe_device`])
     /// from within this initialiser, once `data` is initialised.
@@ -106,6 +114,7 @@ impl<'a, T: IommuOps + 'a> Registration<'a, T> {
     pub unsafe fn new(
         parent: &'a Device<Bound>,
         name: &CStr,
+        statics: &'static Statics<T>,
         data: impl PinInit<T, Error> + 'a,
     ) -> impl PinInit<Self, Error> + 'a {
         // `iommu_device_sysfs_add()` copies the name; keep our own copy until
@@ -137,13 +146,13 @@ impl<'a, T: IommuOps + 'a> Registration<'a, T> {
                         name.as_char_ptr(),
                     )
                 })?;
-                // INVARIANT: from here on `iommu` is registered with
-                // `Adapter::<T>::OPS` and embedded in `*this`, whose fields are
-                // all initialised, so callbacks may run right away.
+                // INVARIANT: from here on `iommu` is registered with `T`'s
+                // ops and embedded in `*this`, whose fields are all
+                // initialised, so callbacks may run right away.
                 // SAFETY: `iommu` was added to sysfs above; the ops table is
                 // `'static`; `parent` provides the fwnode.
                 let ret = unsafe {
-                    bindings::iommu_device_register(iommu, Adapter::<T>::OPS, parent.as_raw())
+                    bindings::iommu_device_register(iommu, statics.ops(), parent.as_raw())
                 };
                 if ret != 0 {
                     // SAFETY: Added to sysfs above, not registered.
@@ -174,7 +183,7 @@ impl<'a, T: IommuOps + 'a> Registration<'a, T> {
     ///
     /// # Safety
     ///
-    /// `iommu` was registered with `Adapter::<T>::OPS` (so it is embedded in a
+    /// `iommu` was registered with `T`'s ops (so it is embedded in a
     /// `Registration<'_, T>`) and is not unregistered while the returned
     /// reference is used.
     pub(crate) unsafe fn from_raw<'b>(iommu: *const bindings::iommu_device) -> &'b Self {

@@ -96,10 +96,8 @@ use pin_init::stack_pin_init;
 ///     fn flush_walk(&self, iova: usize, size: usize, granule: usize) {
 ///         self.inv_range(iova, size, granule, false);
 ///     }
-///     fn add_page(&self, gather: &IotlbGather, iova: usize, granule: usize) {
-///         gather.add_page(iova, granule, |g| {
-///             self.inv_range(g.start(), g.end() - g.start() + 1, g.pgsize(), true)
-///         });
+///     fn sync_gather(&self, g: &IotlbGather) {
+///         self.inv_range(g.start(), g.end() - g.start() + 1, g.pgsize(), true);
 ///     }
 /// }
 ///
@@ -510,13 +508,15 @@ impl<D: DomainOps> Domain<D> {
     /// Completes `g` with `D::iotlb_sync`, or `D::flush_iotlb_all` if the
     /// domain has no `iotlb_sync`.
     fn sync(d: &Self, g: &IotlbGather) {
-        g.sync(|g| {
+        if !g.is_empty() {
             if D::HAS_IOTLB_SYNC {
                 D::iotlb_sync(d, g)
             } else if D::HAS_FLUSH_IOTLB_ALL {
                 D::flush_iotlb_all(d)
             }
-        });
+        }
+        // As `iommu_iotlb_sync()` does after the driver's `iotlb_sync`.
+        g.reset_after_sync();
     }
 
     extern "C" fn iotlb_sync_cb(

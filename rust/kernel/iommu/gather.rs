@@ -17,7 +17,7 @@
 //!
 //! C header: [`include/linux/iommu.h`](srctree/include/linux/iommu.h)
 
-use crate::{bindings, prelude::*, types::Opaque};
+use crate::{bindings, iommu::pgtable_tlb::IoPgtableTlb, prelude::*, types::Opaque};
 
 /// A set of pending IOTLB invalidations (`struct iommu_iotlb_gather`).
 ///
@@ -31,23 +31,38 @@ use crate::{bindings, prelude::*, types::Opaque};
 /// # Examples
 ///
 /// ```
-/// use core::cell::Cell;
-/// use kernel::iommu::gather::IotlbGather;
+/// use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+/// use kernel::iommu::{gather::IotlbGather, pgtable_tlb::IoPgtableTlb};
 /// use pin_init::stack_pin_init;
 ///
+/// /// Records the range its invalidation saw last: (start, end, granule).
+/// #[derive(Default)]
+/// struct Tlb([AtomicUsize; 3]);
+///
+/// // SAFETY: It stands for a TLB no table was ever given to.
+/// #[vtable]
+/// unsafe impl IoPgtableTlb for Tlb {
+///     fn flush_all(&self) {}
+///     fn flush_walk(&self, _iova: usize, _size: usize, _granule: usize) {}
+///     fn sync_gather(&self, g: &IotlbGather) {
+///         for (slot, v) in self.0.iter().zip([g.start(), g.end(), g.pgsize()]) {
+///             slot.store(v, Relaxed);
+///         }
+///     }
+/// }
+///
+/// let tlb = Tlb::default();
+/// let synced = || tlb.0.each_ref().map(|v| v.load(Relaxed));
 /// stack_pin_init!(let g = IotlbGather::new());
 /// assert!(g.is_empty());
-/// // What the driver's invalidation saw last: (start, end, granule).
-/// let synced = Cell::new((0, 0, 0));
-/// let sync = |g: &IotlbGather| synced.set((g.start(), g.end(), g.pgsize()));
-/// g.add_page(0x1000, 0x1000, sync); // [0x1000, 0x1fff]
-/// g.add_page(0x2000, 0x1000, sync); // adjacent: merged
+/// g.add_page(&tlb, 0x1000, 0x1000); // [0x1000, 0x1fff]
+/// g.add_page(&tlb, 0x2000, 0x1000); // adjacent: merged
 /// assert_eq!((g.start(), g.end(), g.pgsize()), (0x1000, 0x2fff, 0x1000));
-/// g.add_page(0x20_0000, 0x20_0000, sync); // another granule: sync first
-/// assert_eq!(synced.get(), (0x1000, 0x2fff, 0x1000));
+/// g.add_page(&tlb, 0x20_0000, 0x20_0000); // another granule: sync first
+/// assert_eq!(synced(), [0x1000, 0x2fff, 0x1000]);
 /// assert_eq!((g.start(), g.end(), g.pgsize()), (0x20_0000, 0x3f_ffff, 0x20_0000));
-/// g.sync(sync);
-/// assert_eq!(synced.get(), (0x20_0000, 0x3f_ffff, 0x20_0000));
+/// g.sync(&tlb);
+/// assert_eq!(synced(), [0x20_0000, 0x3f_ffff, 0x20_0000]);
 /// assert!(g.is_empty());
 /// assert_eq!(g.pgsize(), 0);
 /// # Ok::<(), Error>(())
@@ -141,16 +156,13 @@ impl IotlbGather {
     /// Adds the leaf `[iova, iova + size)` mapped with granule `size`, as
     /// `iommu_iotlb_gather_add_page()` does: if it is disjoint from the
     /// gathered range or of another granule, the gathered range is
-    /// completed first with `sync` (see [`IotlbGather::sync`]).
+    /// completed first by `tlb` (see [`IotlbGather::sync`]).
     ///
-    /// This is what a driver's [`IoPgtableTlb::add_page`] usually does, with
-    /// the same invalidation as its domain's `iotlb_sync`.
-    ///
-    /// [`IoPgtableTlb::add_page`]: crate::iommu::pgtable_tlb::IoPgtableTlb::add_page
-    pub fn add_page(&self, iova: usize, size: usize, sync: impl FnOnce(&Self)) {
+    /// This is what [`IoPgtableTlb::add_page`] does by default.
+    pub fn add_page<T: IoPgtableTlb + ?Sized>(&self, tlb: &T, iova: usize, size: usize) {
         let pgsize = self.pgsize();
         if (pgsize != 0 && pgsize != size) || self.is_disjoint(iova, size) {
-            self.sync(sync);
+            self.sync(tlb);
         }
         // SAFETY: Valid and only accessed by this thread (type invariant);
         // no reference into it exists.
@@ -159,12 +171,13 @@ impl IotlbGather {
     }
 
     /// Completes the gather as `iommu_iotlb_sync()` and a driver's
-    /// `iotlb_sync` op do together: calls `sync` (which must invalidate the
-    /// gathered range) if the range is not empty, then frees the pages queued
-    /// on the freelist and empties the gather.
-    pub fn sync(&self, sync: impl FnOnce(&Self)) {
+    /// `iotlb_sync` op do together: has `tlb` invalidate the gathered range
+    /// ([`IoPgtableTlb::sync_gather`], which its `unsafe impl` promises to
+    /// complete before returning) if the range is not empty, then frees the
+    /// pages queued on the freelist and empties the gather.
+    pub fn sync<T: IoPgtableTlb + ?Sized>(&self, tlb: &T) {
         if !self.is_empty() {
-            sync(self);
+            tlb.sync_gather(self);
         }
         self.reset_after_sync();
     }

@@ -3,9 +3,11 @@
 //! The IOMMU driver operations (`struct iommu_ops`).
 //!
 //! A driver implements [`IommuOps`] on its per-instance data and registers it
-//! with [`Registration`]; [`Adapter`] turns the trait into one `'static`
-//! `struct iommu_ops` per driver type, with static identity and blocked
-//! domains whose `attach_dev` calls into the trait.
+//! with [`Registration`]; [`Adapter`] turns the trait into a `struct
+//! iommu_ops`, with static identity and blocked domains whose `attach_dev`
+//! calls into the trait. These live in one `static` [`Statics`] per driver
+//! type: the IOMMU core keeps their addresses and compares them, and Rust
+//! promises no single address for a `const`.
 //!
 //! # How callbacks find the Rust objects
 //!
@@ -36,7 +38,7 @@ use crate::{
         fwspec::{Fwspec, OfXlate},
     },
     prelude::*,
-    types::ForeignOwnable,
+    types::{ForeignOwnable, Opaque},
 };
 use core::{marker::PhantomData, ptr::null_mut};
 
@@ -372,100 +374,177 @@ pub(crate) struct Probed<'b, T: IommuOps> {
     pub(crate) master: Pin<&'b T::Master>,
 }
 
+/// The objects the IOMMU core keeps pointers to, and compares, for the
+/// driver `T`: its `struct iommu_ops` and its static identity and blocked
+/// domains (with their domain ops). Rust gives a `const` no fixed address,
+/// so a driver puts them in one `static`, initialised with its own address,
+/// and hands that to [`Registration::new`].
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{
+///     device::{Bound, Device},
+///     iommu::{
+///         fwspec::Fwspec,
+///         ops::{IommuOps, Statics},
+///     },
+///     prelude::*,
+/// };
+///
+/// struct Smmu;
+/// #[vtable]
+/// impl IommuOps for Smmu {
+///     type Master = ();
+///     fn probe_device<'a>(&'a self, _p: &'a Device<Bound>, _d: &'a Device, _f: &'a Fwspec)
+///         -> impl PinInit<(), Error> + 'a {
+///         Ok::<(), Error>(())
+///     }
+/// }
+///
+/// static STATICS: Statics<Smmu> = Statics::new(&STATICS);
+/// assert!(STATICS.ops().probe_device.is_some());
+/// assert!(STATICS.ops().identity_domain.is_null());
+/// ```
+#[repr(C)]
+pub struct Statics<T: IommuOps> {
+    identity_ops: Opaque<bindings::iommu_domain_ops>,
+    blocked_ops: Opaque<bindings::iommu_domain_ops>,
+    identity: Opaque<bindings::iommu_domain>,
+    blocked: Opaque<bindings::iommu_domain>,
+    ops: Opaque<bindings::iommu_ops>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: The objects are written only by their initialiser; afterwards the
+// IOMMU core reads them (and would write the domains under its own locks),
+// and Rust code only reads them.
+unsafe impl<T: IommuOps> Sync for Statics<T> {}
+
+impl<T: IommuOps> Statics<T> {
+    /// The objects of `T` for the `static` at `this` (the one being
+    /// initialised), whose fields' addresses the ops table records.
+    pub const fn new(this: &'static Self) -> Self {
+        // Field addresses only: nothing of `*this` is read. `Opaque<U>` is
+        // `repr(transparent)` over `U`.
+        let identity_ops = core::ptr::addr_of!(this.identity_ops).cast::<bindings::iommu_domain_ops>();
+        let blocked_ops = core::ptr::addr_of!(this.blocked_ops).cast::<bindings::iommu_domain_ops>();
+        let identity = if T::HAS_ATTACH_IDENTITY {
+            core::ptr::addr_of!(this.identity).cast::<bindings::iommu_domain>().cast_mut()
+        } else {
+            null_mut()
+        };
+        let blocked = if T::HAS_ATTACH_BLOCKED {
+            core::ptr::addr_of!(this.blocked).cast::<bindings::iommu_domain>().cast_mut()
+        } else {
+            null_mut()
+        };
+        Self {
+            identity_ops: Opaque::new(bindings::iommu_domain_ops {
+                attach_dev: if T::HAS_ATTACH_IDENTITY {
+                    Some(Adapter::<T>::attach_identity_cb)
+                } else {
+                    None
+                },
+                ..pin_init::zeroed()
+            }),
+            blocked_ops: Opaque::new(bindings::iommu_domain_ops {
+                attach_dev: if T::HAS_ATTACH_BLOCKED {
+                    Some(Adapter::<T>::attach_blocked_cb)
+                } else {
+                    None
+                },
+                ..pin_init::zeroed()
+            }),
+            identity: Opaque::new(bindings::iommu_domain {
+                type_: bindings::IOMMU_DOMAIN_IDENTITY,
+                ops: identity_ops,
+                ..pin_init::zeroed()
+            }),
+            blocked: Opaque::new(bindings::iommu_domain {
+                type_: bindings::IOMMU_DOMAIN_BLOCKED,
+                ops: blocked_ops,
+                ..pin_init::zeroed()
+            }),
+            ops: Opaque::new(Adapter::<T>::table(identity, blocked)),
+            _t: PhantomData,
+        }
+    }
+
+    /// The ops table, to register an instance with.
+    pub fn ops(&'static self) -> &'static bindings::iommu_ops {
+        // SAFETY: Initialised by `new` and never written afterwards.
+        unsafe { &*self.ops.get() }
+    }
+}
+
 impl<T: IommuOps> Adapter<T> {
-    const IDENTITY_OPS: bindings::iommu_domain_ops = bindings::iommu_domain_ops {
-        attach_dev: Some(Self::attach_identity_cb),
-        ..pin_init::zeroed()
-    };
-    const BLOCKED_OPS: bindings::iommu_domain_ops = bindings::iommu_domain_ops {
-        attach_dev: Some(Self::attach_blocked_cb),
-        ..pin_init::zeroed()
-    };
-    const IDENTITY: bindings::iommu_domain = bindings::iommu_domain {
-        type_: bindings::IOMMU_DOMAIN_IDENTITY,
-        ops: &Self::IDENTITY_OPS,
-        ..pin_init::zeroed()
-    };
-    const BLOCKED: bindings::iommu_domain = bindings::iommu_domain {
-        type_: bindings::IOMMU_DOMAIN_BLOCKED,
-        ops: &Self::BLOCKED_OPS,
-        ..pin_init::zeroed()
-    };
-    // Each constant below is evaluated once, so every use yields the same
-    // address: the core compares `release_domain` with `blocked_domain`.
-    const IDENTITY_PTR: *mut bindings::iommu_domain = if T::HAS_ATTACH_IDENTITY {
-        core::ptr::from_ref(&Self::IDENTITY).cast_mut()
-    } else {
-        null_mut()
-    };
-    const BLOCKED_PTR: *mut bindings::iommu_domain = if T::HAS_ATTACH_BLOCKED {
-        core::ptr::from_ref(&Self::BLOCKED).cast_mut()
-    } else {
-        null_mut()
-    };
-    const RELEASE_PTR: *mut bindings::iommu_domain = match T::RELEASE_DOMAIN {
-        ReleaseDomain::None => null_mut(),
-        ReleaseDomain::Identity => {
-            assert!(
-                T::HAS_ATTACH_IDENTITY,
-                "ReleaseDomain::Identity needs attach_identity"
-            );
-            Self::IDENTITY_PTR
+    /// The ops table of `T`, with its static domains at `identity` and
+    /// `blocked` (null when `T` has none).
+    const fn table(
+        identity: *mut bindings::iommu_domain,
+        blocked: *mut bindings::iommu_domain,
+    ) -> bindings::iommu_ops {
+        let release_domain = match T::RELEASE_DOMAIN {
+            ReleaseDomain::None => null_mut(),
+            ReleaseDomain::Identity => {
+                assert!(
+                    T::HAS_ATTACH_IDENTITY,
+                    "ReleaseDomain::Identity needs attach_identity"
+                );
+                identity
+            }
+            ReleaseDomain::Blocked => {
+                assert!(
+                    T::HAS_ATTACH_BLOCKED,
+                    "ReleaseDomain::Blocked needs attach_blocked"
+                );
+                blocked
+            }
+        };
+        bindings::iommu_ops {
+            capable: if T::HAS_CAPABLE {
+                Some(Self::capable_cb)
+            } else {
+                None
+            },
+            domain_alloc_paging_flags: if T::HAS_DOMAIN_ALLOC_PAGING_FLAGS {
+                Some(Self::domain_alloc_paging_flags_cb)
+            } else {
+                None
+            },
+            probe_device: Some(Self::probe_device_cb),
+            release_device: Some(Self::release_device_cb),
+            device_group: Some(Self::device_group_cb),
+            get_resv_regions: if T::HAS_GET_RESV_REGIONS {
+                Some(Self::get_resv_regions_cb)
+            } else {
+                None
+            },
+            of_xlate: if T::HAS_OF_XLATE {
+                Some(Self::of_xlate_cb)
+            } else {
+                None
+            },
+            def_domain_type: if T::HAS_DEF_DOMAIN_TYPE {
+                Some(Self::def_domain_type_cb)
+            } else {
+                None
+            },
+            owner: crate::module::this_module::<T::OwnerModule>().as_ptr(),
+            identity_domain: identity,
+            blocked_domain: blocked,
+            release_domain,
+            ..pin_init::zeroed()
         }
-        ReleaseDomain::Blocked => {
-            assert!(
-                T::HAS_ATTACH_BLOCKED,
-                "ReleaseDomain::Blocked needs attach_blocked"
-            );
-            Self::BLOCKED_PTR
-        }
-    };
-
-    const TABLE: bindings::iommu_ops = bindings::iommu_ops {
-        capable: if T::HAS_CAPABLE {
-            Some(Self::capable_cb)
-        } else {
-            None
-        },
-        domain_alloc_paging_flags: if T::HAS_DOMAIN_ALLOC_PAGING_FLAGS {
-            Some(Self::domain_alloc_paging_flags_cb)
-        } else {
-            None
-        },
-        probe_device: Some(Self::probe_device_cb),
-        release_device: Some(Self::release_device_cb),
-        device_group: Some(Self::device_group_cb),
-        get_resv_regions: if T::HAS_GET_RESV_REGIONS {
-            Some(Self::get_resv_regions_cb)
-        } else {
-            None
-        },
-        of_xlate: if T::HAS_OF_XLATE {
-            Some(Self::of_xlate_cb)
-        } else {
-            None
-        },
-        def_domain_type: if T::HAS_DEF_DOMAIN_TYPE {
-            Some(Self::def_domain_type_cb)
-        } else {
-            None
-        },
-        owner: crate::module::this_module::<T::OwnerModule>().as_ptr(),
-        identity_domain: Self::IDENTITY_PTR,
-        blocked_domain: Self::BLOCKED_PTR,
-        release_domain: Self::RELEASE_PTR,
-        ..pin_init::zeroed()
-    };
-
-    /// The `'static` ops table of `T`.
-    pub const OPS: &'static bindings::iommu_ops = &Self::TABLE;
+    }
 
     /// Finds the registration whose parent has firmware node `fwnode`.
     ///
     /// # Safety
     ///
     /// `fwnode` was matched by the IOMMU core to an `iommu_device` registered
-    /// with `Self::OPS` (i.e. we are in `probe_device` of a device whose
+    /// with `T`'s ops (i.e. we are in `probe_device` of a device whose
     /// fwspec names it), and that registration is not dropped for `'b`.
     unsafe fn lookup<'b>(fwnode: *mut bindings::fwnode_handle) -> Result<&'b Registration<'b, T>> {
         if fwnode.is_null() {
@@ -496,7 +575,7 @@ impl<T: IommuOps> Adapter<T> {
         }
         // `Registration::new` allows one registration per parent, so `iommu`
         // is the one the core matched.
-        // SAFETY: `iommu` was registered with `Self::OPS` and is alive for
+        // SAFETY: `iommu` was registered with `T`'s ops and is alive for
         // `'b` by the caller's guarantee.
         Ok(unsafe { Registration::from_raw(iommu) })
     }
@@ -738,23 +817,28 @@ mod tests {
         }
     }
 
+    static FULL: Statics<Full> = Statics::new(&FULL);
+    static NO_STATIC: Statics<NoStatic> = Statics::new(&NO_STATIC);
+
     #[test]
     fn vtable_full() {
-        let ops = Adapter::<Full>::OPS;
+        let ops = FULL.ops();
         assert!(ops.probe_device.is_some());
         assert!(ops.release_device.is_some());
         assert!(ops.device_group.is_some());
         assert!(ops.of_xlate.is_some());
         assert!(ops.capable.is_none());
         assert!(ops.domain_alloc_paging_flags.is_none());
-        assert!(!ops.identity_domain.is_null());
-        assert!(!ops.blocked_domain.is_null());
+        // The static domains are the ones in the static: one address each.
+        assert_eq!(ops.identity_domain, FULL.identity.get());
+        assert_eq!(ops.blocked_domain, FULL.blocked.get());
         assert_eq!(ops.release_domain, ops.blocked_domain);
-        // SAFETY: Non-null, pointing to the promoted static domains.
+        // SAFETY: Non-null, pointing into `FULL`.
         let (id, bl) = unsafe { (&*ops.identity_domain, &*ops.blocked_domain) };
         assert_eq!(id.type_, bindings::IOMMU_DOMAIN_IDENTITY);
         assert_eq!(bl.type_, bindings::IOMMU_DOMAIN_BLOCKED);
-        // SAFETY: The domain ops are promoted statics.
+        assert_eq!(id.ops, FULL.identity_ops.get().cast_const());
+        // SAFETY: The domain ops are in `FULL`.
         assert!(unsafe { (*id.ops).attach_dev }.is_some());
         // SAFETY: As above.
         assert!(unsafe { (*bl.ops).attach_dev }.is_some());
@@ -762,11 +846,12 @@ mod tests {
 
     #[test]
     fn vtable_minimal() {
-        let ops = Adapter::<NoStatic>::OPS;
+        let ops = NO_STATIC.ops();
         assert!(ops.probe_device.is_some());
         assert!(ops.of_xlate.is_none());
         assert!(ops.identity_domain.is_null());
         assert!(ops.blocked_domain.is_null());
         assert!(ops.release_domain.is_null());
+
     }
 }

@@ -82,11 +82,12 @@ impl IoPageTableFmt for ARM64LPAES2 {
 ///
 /// # Safety
 ///
-/// [`IoPgtableTlb::flush_all`] and [`IoPgtableTlb::flush_walk`] must have
-/// completed the invalidation they ask for (TLB and walk caches, including
-/// the wait for its completion, e.g. `CMD_SYNC`) when they return: the page
-/// table code frees the table pages they concern right after, and a walker
-/// that still caches them would read freed memory.
+/// [`IoPgtableTlb::flush_all`], [`IoPgtableTlb::flush_walk`] and
+/// [`IoPgtableTlb::sync_gather`] must have completed the invalidation they
+/// ask for (TLB and walk caches, including the wait for its completion,
+/// e.g. `CMD_SYNC`) when they return: the page table code (or
+/// [`IotlbGather`]) frees the table pages they concern right after, and a
+/// walker that still caches them would read freed memory.
 ///
 /// # Examples
 ///
@@ -119,10 +120,8 @@ impl IoPageTableFmt for ARM64LPAES2 {
 ///         self.inv_range(iova, size, granule, false);
 ///     }
 ///
-///     fn add_page(&self, gather: &IotlbGather, iova: usize, granule: usize) {
-///         gather.add_page(iova, granule, |g| {
-///             self.inv_range(g.start(), g.end() - g.start() + 1, g.pgsize(), true)
-///         });
+///     fn sync_gather(&self, g: &IotlbGather) {
+///         self.inv_range(g.start(), g.end() - g.start() + 1, g.pgsize(), true);
 ///     }
 /// }
 /// ```
@@ -137,15 +136,19 @@ pub unsafe trait IoPgtableTlb: Send + Sync {
     /// (`tlb_flush_walk`). The tables are freed when this returns.
     fn flush_walk(&self, iova: usize, size: usize, granule: usize);
 
+    /// Invalidates the leaf range `gather` collected (`[start, end]`, with
+    /// granule `pgsize`), waiting for completion; the pages queued on the
+    /// gather are freed right after. Called when a leaf of another granule
+    /// or a disjoint range must be gathered ([`IotlbGather::add_page`]); the
+    /// domain's `iotlb_sync` usually does the same.
+    fn sync_gather(&self, gather: &IotlbGather);
+
     /// Queues the leaf invalidation of `[iova, iova + granule)` on `gather`
-    /// (`tlb_add_page`), usually with [`IotlbGather::add_page`]; the domain's
-    /// `iotlb_sync` issues it. Called for each unmapped leaf when an unmap
-    /// has a gather that is not queued for a flush-all.
-    ///
-    /// If it is not implemented, unmapping gathers nothing: the driver must
-    /// then invalidate unmapped leaves by other means.
-    fn add_page(&self, _gather: &IotlbGather, _iova: usize, _granule: usize) {
-        build_error!(crate::error::VTABLE_DEFAULT_ERROR)
+    /// (`tlb_add_page`), for the domain's `iotlb_sync` to issue: by default
+    /// [`IotlbGather::add_page`]. Called for each unmapped leaf when an
+    /// unmap has a gather that is not queued for a flush-all.
+    fn add_page(&self, gather: &IotlbGather, iova: usize, granule: usize) {
+        gather.add_page(self, iova, granule);
     }
 }
 
@@ -156,11 +159,7 @@ impl<T: IoPgtableTlb> FlushOps<T> {
     const TABLE: bindings::iommu_flush_ops = bindings::iommu_flush_ops {
         tlb_flush_all: Some(Self::flush_all_cb),
         tlb_flush_walk: Some(Self::flush_walk_cb),
-        tlb_add_page: if T::HAS_ADD_PAGE {
-            Some(Self::add_page_cb)
-        } else {
-            None
-        },
+        tlb_add_page: Some(Self::add_page_cb),
     };
     const OPS: &'static bindings::iommu_flush_ops = &Self::TABLE;
 
@@ -234,6 +233,7 @@ impl<T: IoPgtableTlb> FlushOps<T> {
 /// unsafe impl IoPgtableTlb for NoHw {
 ///     fn flush_all(&self) {}
 ///     fn flush_walk(&self, _iova: usize, _size: usize, _granule: usize) {}
+///     fn sync_gather(&self, _gather: &IotlbGather) {}
 /// }
 ///
 /// fn s2(dev: &Device<Bound>) -> Result {
@@ -422,9 +422,10 @@ impl<F: IoPageTableFmt, T: IoPgtableTlb> IoPgTable<F, T> {
     ) -> (usize, Result) {
         let mut mapped = 0;
         let ops = self.raw_ops();
-        // SAFETY: `ops` is valid (type invariant); io-pgtable always sets
-        // `map_pages`.
-        let map_pages = unsafe { (*ops).map_pages.unwrap_unchecked() };
+        // SAFETY: `ops` is valid (type invariant).
+        let Some(map_pages) = (unsafe { (*ops).map_pages }) else {
+            return (0, Err(EOPNOTSUPP));
+        };
         // SAFETY: `ops` is valid; the caller keeps other operations off the
         // range; `mapped` is valid for writes.
         let ret = to_result(unsafe {
@@ -466,9 +467,10 @@ impl<F: IoPageTableFmt, T: IoPgtableTlb> IoPgTable<F, T> {
     ) -> usize {
         let ops = self.raw_ops();
         let gather = gather.map_or(core::ptr::null_mut(), IotlbGather::as_raw);
-        // SAFETY: `ops` is valid (type invariant); io-pgtable always sets
-        // `unmap_pages`.
-        let unmap_pages = unsafe { (*ops).unmap_pages.unwrap_unchecked() };
+        // SAFETY: `ops` is valid (type invariant).
+        let Some(unmap_pages) = (unsafe { (*ops).unmap_pages }) else {
+            return 0;
+        };
         // SAFETY: `ops` is valid; the caller keeps other operations off the
         // range; `gather` is NULL or an initialised gather of this thread.
         unsafe { unmap_pages(ops, iova, pgsize, pgcount, gather) }
@@ -482,9 +484,11 @@ impl<F: IoPageTableFmt, T: IoPgtableTlb> IoPgTable<F, T> {
     /// the tables this walks).
     pub unsafe fn iova_to_phys(&self, iova: usize) -> PhysAddr {
         let ops = self.raw_ops();
-        // SAFETY: `ops` is valid (type invariant); io-pgtable-arm sets
-        // `iova_to_phys`.
-        let iova_to_phys = unsafe { (*ops).iova_to_phys.unwrap_unchecked() };
+        // SAFETY: `ops` is valid (type invariant). A format without a walker
+        // for the CPU answers "not mapped".
+        let Some(iova_to_phys) = (unsafe { (*ops).iova_to_phys }) else {
+            return 0;
+        };
         // SAFETY: `ops` is valid; the caller excludes concurrent unmaps.
         unsafe { iova_to_phys(ops, iova) }
     }
@@ -521,14 +525,18 @@ pub struct Tcr {
 }
 
 impl<T: IoPgtableTlb> IoPgTable<ARM64LPAES1, T> {
-    /// The physical address of the top-level table (`TTBR`).
+    /// The physical address of the top-level table (`TTBR`), to hand to
+    /// the IOMMU.
     ///
-    /// Handing it to the IOMMU is the caller's business: the table is freed
-    /// when the `IoPgTable` is dropped, so the IOMMU must have stopped
-    /// walking it (and dropped cached walks) by then, as the IOMMU core
-    /// guarantees for a domain, which is only freed once detached from every
-    /// device.
-    pub fn ttbr(&self) -> u64 {
+    /// # Safety
+    ///
+    /// The table is freed when the `IoPgTable` is dropped: whoever gives the
+    /// address to hardware must make it stop walking the table (and drop
+    /// cached walks) before then, as a driver does for a domain's table by
+    /// rewriting every STE/CD that points at it when the domain is detached
+    /// (the IOMMU core frees a domain only once it is detached from every
+    /// device).
+    pub unsafe fn ttbr(&self) -> u64 {
         // SAFETY: `arm_lpae_s1_cfg` is the union member of `ARM_64_LPAE_S1`.
         unsafe { self.cfg().__bindgen_anon_1.arm_lpae_s1_cfg.ttbr }
     }
@@ -577,14 +585,13 @@ pub struct Vtcr {
 
 impl<T: IoPgtableTlb> IoPgTable<ARM64LPAES2, T> {
     /// The physical address of the (possibly concatenated) top-level table
-    /// (`VTTBR`).
+    /// (`VTTBR`), to hand to the IOMMU.
     ///
-    /// Handing it to the IOMMU is the caller's business: the table is freed
-    /// when the `IoPgTable` is dropped, so the IOMMU must have stopped
-    /// walking it (and dropped cached walks) by then, as the IOMMU core
-    /// guarantees for a domain, which is only freed once detached from every
-    /// device.
-    pub fn vttbr(&self) -> u64 {
+    /// # Safety
+    ///
+    /// As for [`IoPgTable::ttbr`]: the IOMMU must have stopped walking the
+    /// table before the `IoPgTable` is dropped.
+    pub unsafe fn vttbr(&self) -> u64 {
         // SAFETY: `arm_lpae_s2_cfg` is the union member of `ARM_64_LPAE_S2`.
         unsafe { self.cfg().__bindgen_anon_1.arm_lpae_s2_cfg.vttbr }
     }
@@ -679,22 +686,25 @@ mod tests {
             record(&self.log, Ev::Walk(iova, size, granule));
         }
 
+        fn sync_gather(&self, g: &IotlbGather) {
+            record(&self.log, Ev::Sync(g.start(), g.end(), g.pgsize()));
+        }
+
         fn add_page(&self, gather: &IotlbGather, iova: usize, granule: usize) {
             record(&self.log, Ev::Page(iova, granule));
-            gather.add_page(iova, granule, |g| {
-                record(&self.log, Ev::Sync(g.start(), g.end(), g.pgsize()))
-            });
+            gather.add_page(self, iova, granule);
         }
     }
 
-    /// No `add_page`: unmapping gathers nothing.
-    struct NoAddPage;
+    /// Invalidates nothing: for tables never given to a walker.
+    struct NoWalker;
 
     // SAFETY: As for `Recorder`.
     #[vtable]
-    unsafe impl IoPgtableTlb for NoAddPage {
+    unsafe impl IoPgtableTlb for NoWalker {
         fn flush_all(&self) {}
         fn flush_walk(&self, _iova: usize, _size: usize, _granule: usize) {}
+        fn sync_gather(&self, _gather: &IotlbGather) {}
     }
 
     fn config(ias: u32, oas: u32, quirks: usize) -> Config {
@@ -810,7 +820,8 @@ mod tests {
                 tsz: 20
             }
         );
-        let vttbr = pt.vttbr();
+        // SAFETY: The address is only compared, never given to a walker.
+        let vttbr = unsafe { pt.vttbr() };
         assert!(vttbr != 0 && vttbr % SZ_4K as u64 == 0);
 
         let (n, r) = map(&pt, 0x10_0000, 0x4000_0000, SZ_4K, 4, RW);
@@ -871,7 +882,7 @@ mod tests {
         ));
         assert_eq!((g.start(), g.end(), g.pgsize()), (0, 0x1f_ffff, SZ_2M));
         assert_eq!(phys(&pt, 0x10_2000), 0);
-        g.sync(|g| record(&log, Ev::Sync(g.start(), g.end(), g.pgsize())));
+        g.sync(pt.tlb());
         assert!(expect(&log, &[Ev::Sync(0, 0x1f_ffff, SZ_2M)]));
         assert!(g.is_empty());
 
@@ -969,7 +980,8 @@ mod tests {
         // C code computes it in `int`, so the top attribute's sign bit
         // extends over indexes 4 to 7 (unused), as the C driver's CDs have.
         assert_eq!(pt.mair(), 0xffff_ffff_f404_ff44);
-        let ttbr = pt.ttbr();
+        // SAFETY: The address is only compared, never given to a walker.
+        let ttbr = unsafe { pt.ttbr() };
         assert!(ttbr != 0 && ttbr % SZ_4K as u64 == 0);
 
         stack_pin_init!(let g = IotlbGather::new());
@@ -1001,18 +1013,20 @@ mod tests {
         Ok(())
     }
 
+    /// `add_page` gathers by default: an unmap leaves its leaves on the
+    /// gather for `iotlb_sync`.
     #[test]
-    fn no_add_page_gathers_nothing() -> Result {
-        let reg = faux_dev(c"rust-iommu-pt-no-add-page-gathers-nothing")?;
+    fn add_page_gathers_by_default() -> Result {
+        let reg = faux_dev(c"rust-iommu-pt-add-page-gathers-by-default")?;
         let pt = KBox::pin_init(
-            IoPgTable::<ARM64LPAES2, _>::new(bound(&reg), config(44, 44, 0), NoAddPage),
+            IoPgTable::<ARM64LPAES2, _>::new(bound(&reg), config(44, 44, 0), NoWalker),
             GFP_KERNEL,
         )?;
         stack_pin_init!(let g = IotlbGather::new());
-        let (n, r) = map(&pt, 0, 0, SZ_4K, 1, RW);
-        assert!(r.is_ok() && n == SZ_4K);
-        assert_eq!(unmap(&pt, 0, SZ_4K, 1, Some(&g)), SZ_4K);
-        assert!(g.is_empty());
+        let (n, r) = map(&pt, 0, 0, SZ_4K, 2, RW);
+        assert!(r.is_ok() && n == 2 * SZ_4K);
+        assert_eq!(unmap(&pt, 0, SZ_4K, 2, Some(&g)), 2 * SZ_4K);
+        assert_eq!((g.start(), g.end(), g.pgsize()), (0, 2 * SZ_4K - 1, SZ_4K));
         Ok(())
     }
 
@@ -1024,7 +1038,7 @@ mod tests {
             IoPgTable::<ARM64LPAES2, _>::new(
                 bound(&reg),
                 config(44, 44, quirks::ARM_TTBR1),
-                NoAddPage,
+                NoWalker,
             ),
             GFP_KERNEL,
         );
@@ -1033,7 +1047,7 @@ mod tests {
         let mut c = config(44, 44, 0);
         c.pgsize_bitmap = SZ_2M;
         let r = KBox::pin_init(
-            IoPgTable::<ARM64LPAES1, _>::new(bound(&reg), c, NoAddPage),
+            IoPgTable::<ARM64LPAES1, _>::new(bound(&reg), c, NoWalker),
             GFP_KERNEL,
         );
         assert!(r.is_err());

@@ -39,8 +39,19 @@ struct Node<T> {
 /// updates themselves (e.g. with a mutex), as C callers of
 /// `rcu_assign_pointer()` do.
 ///
-/// `T` is dropped from RCU callback (softirq) context, so its `Drop` must not
-/// sleep; plain data and kernel allocations are fine.
+/// # Contract
+///
+/// - Replaced values are dropped from an RCU callback, in softirq context on
+///   any CPU: `T` must be `Send` (enforced), own no borrowed data (`T:
+///   'static`, enforced), and its `Drop` must not sleep (not enforced: plain
+///   data and kernel allocations are fine; a mutex or a sleeping free is
+///   not).
+/// - That callback is code of the module that instantiated `RcuBox<T>`: a
+///   module that publishes values must wait for pending callbacks with
+///   [`rcu_barrier()`](super::rcu::rcu_barrier) before it can be unloaded
+///   (in its exit path, or when the last user of its boxes goes away),
+///   otherwise the callback runs freed module text. Dropping an `RcuBox`
+///   itself frees its current value at once and queues nothing.
 ///
 /// # Invariants
 ///

@@ -341,7 +341,7 @@ impl ArmSmmuV3 {
             // SAFETY: The registration is a field of the driver's device data,
             // which the driver core drops on unbind; it is never leaked.
             iommu <- unsafe {
-                Registration::new(dev, &name, Ok::<_, Error>(Iommu { smmu: smmu.clone() }))
+                Registration::new(dev, &name, &iommu::STATICS, Ok::<_, Error>(Iommu { smmu: smmu.clone() }))
             },
             _shutdown: Shutdown(smmu),
             _: {

@@ -14,7 +14,7 @@ use kernel::{
     iommu::{
         domain::OwnedDomain,
         fwspec::{Fwspec, OfXlate},
-        ops::{Cap, IommuOps, ReleaseDomain, ResvRegions},
+        ops::{Cap, IommuOps, ReleaseDomain, ResvRegions, Statics},
     },
     prelude::*,
     sync::{new_mutex, Arc, Mutex},
@@ -43,6 +43,10 @@ pub(crate) struct Master {
     #[pin]
     pub(crate) state: Mutex<MasterState>,
 }
+
+/// The driver's `struct iommu_ops` and static identity and blocked domains,
+/// at the one address the IOMMU core compares.
+pub(crate) static STATICS: Statics<Iommu> = Statics::new(&STATICS);
 
 /// The IOMMU instance of one SMMU.
 pub(crate) struct Iommu {
