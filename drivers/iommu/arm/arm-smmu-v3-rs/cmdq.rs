@@ -149,6 +149,11 @@ pub(crate) struct Cmdq<M: QueueMem = Coherent<[u64]>> {
     force_sync: bool,
     #[pin]
     producer: SpinLockIrq<Producer>,
+    /// Serialises every read-modify-write of GERRORN: the queue's error
+    /// handling and the global error interrupt acknowledge different bits
+    /// of the one register, and neither may undo the other's.
+    #[pin]
+    gerrorn: SpinLockIrq<()>,
 }
 
 impl Cmdq {
@@ -189,6 +194,7 @@ impl<M: QueueMem> Cmdq<M> {
                 issued: 0,
                 syncs: 0,
             }),
+            gerrorn <- new_spinlock_irq!(()),
         })
     }
 
@@ -366,8 +372,20 @@ impl<M: QueueMem> Cmdq<M> {
         Err(ETIMEDOUT)
     }
 
+    /// Acknowledges the global errors of `bits` that are still active:
+    /// GERRORN is read afresh and written under the one lock every
+    /// acknowledgement takes, so a concurrent acknowledgement of other
+    /// bits (or of the same) is never undone or repeated.
+    pub(crate) fn ack_gerrors(&self, regs: &impl CmdqRegs, bits: u32) {
+        let _guard = self.gerrorn.lock();
+        let (gerror, gerrorn) = regs.gerror();
+        regs.set_gerrorn(gerrorn ^ (bits & (gerror ^ gerrorn)));
+    }
+
     /// Handles a command error the SMMU reported, if any, so the queue
     /// moves on (`arm_smmu_cmdq_skip_err()` and the GERROR acknowledge).
+    /// The queue's owner (under its lock) is the only one who handles
+    /// CMDQ_ERR; the global error interrupt leaves that bit to it.
     fn handle_error(&self, regs: &impl CmdqRegs) -> Result {
         let (gerror, gerrorn) = regs.gerror();
         if !Gerror::new(gerror, gerrorn).contains(GerrorBit::Cmdq) {
@@ -391,7 +409,7 @@ impl<M: QueueMem> Cmdq<M> {
             self.write_cmd(at, &CmdqError::replacement(true))?;
         }
         // Acknowledge CMDQ_ERR only; other errors belong to the GERROR handler.
-        regs.set_gerrorn(gerrorn ^ GerrorBit::Cmdq.mask());
+        self.ack_gerrors(regs, GerrorBit::Cmdq.mask());
         Ok(())
     }
 }
@@ -434,6 +452,12 @@ mod tests {
         gerrorn: Cell<u32>,
         refuse: Option<u8>,
         seen: RefCell<KVec<u8>>,
+        /// GERROR bits an "interrupt handler" acknowledges (its own
+        /// read-modify-write of GERRORN) at the first read of CMDQ_CONS
+        /// after GERROR was read with a command error pending: right
+        /// inside the queue's own handling of that error.
+        irq_acks: Cell<u32>,
+        irq_armed: Cell<bool>,
     }
 
     impl<'a> FakeSmmu<'a> {
@@ -449,6 +473,8 @@ mod tests {
                 gerrorn: Cell::new(0),
                 refuse,
                 seen: RefCell::new(KVec::new()),
+                irq_acks: Cell::new(0),
+                irq_armed: Cell::new(false),
             }
         }
 
@@ -486,6 +512,10 @@ mod tests {
     impl CmdqRegs for FakeSmmu<'_> {
         fn cons(&self) -> u32 {
             self.consume();
+            if self.irq_armed.replace(false) {
+                let acks = self.irq_acks.replace(0);
+                self.gerrorn.set(self.gerrorn.get() ^ acks);
+            }
             let err = if self.err.get() {
                 cmdq_cons::CERROR_ILL as u32
             } else {
@@ -501,13 +531,18 @@ mod tests {
         fn gerror(&self) -> (u32, u32) {
             // Any register read lets the SMMU make progress.
             self.consume();
+            if self.err.get() && self.irq_acks.get() != 0 {
+                self.irq_armed.set(true);
+            }
             (self.gerror.get(), self.gerrorn.get())
         }
 
         fn set_gerrorn(&self, val: u32) {
             self.gerrorn.set(val);
-            // Acknowledged: the SMMU retries the (replaced) command.
-            self.err.set(false);
+            // CMDQ_ERR acknowledged: the SMMU retries the (replaced) command.
+            if (self.gerror.get() ^ val) & GerrorBit::Cmdq.mask() == 0 {
+                self.err.set(false);
+            }
         }
     }
 
@@ -538,6 +573,31 @@ mod tests {
         cmdq_force_sync: true,
         ..PLAIN
     };
+
+    /// The global error interrupt acknowledges an event queue abort while
+    /// the queue handles a command error: neither acknowledgement undoes
+    /// the other (GERRORN is read afresh under one lock), the bad command
+    /// is replaced once, and every error ends acknowledged.
+    #[test]
+    fn gerror_acknowledgements_do_not_undo_each_other() -> Result {
+        let (mem, q) = queue(3)?;
+        let fake = FakeSmmu::new(&mem, q, 8, Some(Opcode::CfgiSteRange as u8));
+        let evtq_abt = GerrorBit::EvtqAbt.mask();
+        fake.gerror.set(evtq_abt);
+        fake.irq_acks.set(evtq_abt);
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN), GFP_KERNEL)?;
+        cmdq.issue(&fake, &[tlbi(1), Cmd::CfgiAll, tlbi(2)], true)?;
+        // The interrupt ran, and every error ends acknowledged.
+        assert_eq!(fake.irq_acks.get(), 0);
+        assert_eq!(fake.gerror.get(), fake.gerrorn.get());
+        let seen = fake.seen.borrow();
+        let sync = Opcode::Sync as u8;
+        assert_eq!(
+            &seen[..],
+            &[Opcode::TlbiNhAsid as u8, sync, Opcode::TlbiNhAsid as u8, sync]
+        );
+        Ok(())
+    }
 
     /// Arm erratum 2812531: a run of 130 invalidations gets a CMD_SYNC
     /// after every 63 commands, so the SMMU never sees more than 63

@@ -125,9 +125,12 @@ impl Inval {
     /// every live entry of the array, then waits for one CMD_SYNC
     /// (`arm_smmu_domain_inv_range()`).
     pub(crate) fn inv_range(&self, iova: u64, size: u64, granule: u64, leaf: bool) {
-        // Pairs with the barrier of the STE write in `attach`: either this
-        // walk sees the entry a concurrent attach merged in, or the SMMU
-        // sees the page table update that preceded this invalidation.
+        // Pairs with the `dma_wmb` every STE/CD update starts with
+        // (`Entry::write`), which orders an attach's publication of this
+        // array before its STE store: either this walk sees the entry a
+        // concurrent attach merged in, or the SMMU sees the page-table
+        // update that preceded this invalidation when it starts using the
+        // domain (`arm_smmu_domain_inv_range()`).
         smp_mb(Full);
         let guard = rcu::read_lock();
         let invs = self.invs.read(&guard);
@@ -172,7 +175,7 @@ pub(crate) struct Tlb(Arc<Inval>);
 
 #[vtable]
 // SAFETY: Every callback waits for the CMD_SYNC of its invalidations
-// (`Inval::inv_range`), `add_page` too when it flushes the gather.
+// (`Inval::inv_range`).
 unsafe impl IoPgtableTlb for Tlb {
     fn flush_all(&self) {
         self.0.inv_range(0, 0, 0, false);
@@ -183,8 +186,8 @@ unsafe impl IoPgtableTlb for Tlb {
             .inv_range(iova as u64, size as u64, granule as u64, false);
     }
 
-    fn add_page(&self, gather: &IotlbGather, iova: usize, granule: usize) {
-        gather.add_page(iova, granule, |g| sync_gather(&self.0, g));
+    fn sync_gather(&self, gather: &IotlbGather) {
+        sync_gather(&self.0, gather);
     }
 }
 
@@ -467,7 +470,11 @@ impl Stage for ARM64LPAES1 {
                     orgn: narrow(t.orgn)?,
                     sh: narrow(t.sh)?,
                 },
-                base: d.pt.ttbr(),
+                // SAFETY: The CD goes to masters this domain is attached
+                // to; the core frees a domain only once it is detached from
+                // every device, and `Smmu::attach` rewrites the CD (and the
+                // STE) with syncs before the detached domain can go.
+                base: unsafe { d.pt.ttbr() },
             },
             ips: narrow(t.ips)?,
             mair: d.pt.mair(),
@@ -510,7 +517,9 @@ impl Stage for ARM64LPAES2 {
                     tg: narrow(v.tg)?,
                     ps: narrow(v.ps)?,
                 },
-                s2ttb: d.pt.vttbr(),
+                // SAFETY: As for the stage-1 CD: the STE stops pointing at
+                // the table (with a sync) before the domain can be freed.
+                s2ttb: unsafe { d.pt.vttbr() },
                 s2fwb: false,
                 stall: false,
                 ats: false,

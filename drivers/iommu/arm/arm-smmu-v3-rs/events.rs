@@ -19,7 +19,10 @@ use kernel::{
     io::io_read,
     irq::{self, IrqReturn},
     prelude::*,
-    sync::{new_spinlock, Arc, SpinLock},
+    sync::{
+        barrier::{dma_mb, Full},
+        new_spinlock, Arc, SpinLock,
+    },
     time::{Delta, Instant, Monotonic},
 };
 
@@ -121,6 +124,7 @@ impl InQueue {
                         self.name
                     );
                     cons = c;
+                    dma_mb(Full);
                     regs.write32(self.cons_off, cons);
                 }
                 return;
@@ -132,7 +136,10 @@ impl InQueue {
                 }
                 cons = q.inc_cons(cons) | Queue::ovf(cons);
             }
-            // Tell the SMMU the records are consumed before looking again.
+            // Every read of those records completes before the SMMU may
+            // overwrite them (C's `__iomb()` before writing CONS): tell it
+            // they are consumed, then look again.
+            dma_mb(Full);
             regs.write32(self.cons_off, cons);
         }
     }
@@ -249,16 +256,18 @@ impl Smmu {
 
     /// Handles and acknowledges active global errors
     /// (`arm_smmu_gerror_handler()`); whether there were any. Command queue
-    /// errors are left to the command queue, which polls for them.
+    /// errors are left to the command queue, which polls for them; Service
+    /// Failure Mode disables the SMMU, as C does.
     pub(crate) fn handle_gerror(&self) -> bool {
-        let g = Gerror::new(
-            self.regs().read32(off::GERROR),
-            self.regs().read32(off::GERRORN),
-        );
+        let Some(regs) = self.regs().access() else {
+            return false;
+        };
+        let g = Gerror::new(regs.read32(off::GERROR), regs.read32(off::GERRORN));
         if g.is_empty() {
             return false;
         }
-        let mut ack = self.regs().read32(off::GERRORN);
+        let mut ack = 0;
+        let mut sfm = false;
         for bit in g.iter() {
             if bit == GerrorBit::Cmdq {
                 continue;
@@ -267,9 +276,14 @@ impl Smmu {
                 Severity::Err => dev_err!(self.dev(), "{}\n", bit.message()),
                 Severity::Warn => dev_warn!(self.dev(), "{}\n", bit.message()),
             }
-            ack ^= bit.mask();
+            sfm |= bit == GerrorBit::Sfm;
+            ack |= bit.mask();
         }
-        self.regs().write32(off::GERRORN, ack);
+        self.ack_gerrors(&regs, ack);
+        drop(regs);
+        if sfm {
+            self.disable();
+        }
         true
     }
 }

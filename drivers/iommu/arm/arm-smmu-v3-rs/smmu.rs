@@ -172,12 +172,10 @@ impl Smmu {
         Ok(smmu)
     }
 
-    /// Writes `ste` to every StreamID in `sids`, hitless where possible.
+    /// Writes `ste` to every StreamID in `sids`, hitless where possible,
+    /// all of them even if a sync fails ([`StreamTable::install`]).
     pub(crate) fn install(&self, sids: &[u32], ste: &Ste) -> Result {
-        for &sid in sids {
-            self.strtab.write(sid, ste, self)?;
-        }
-        Ok(())
+        self.strtab.install(sids, ste, self)
     }
 
     /// The SMMU's registers.
@@ -277,6 +275,14 @@ impl Smmu {
         }
         let regs = self.regs.access().ok_or(ENODEV)?;
         self.cmdq.issue_with(&regs, sync, fill)
+    }
+}
+
+impl Smmu {
+    /// Acknowledges the global errors of `bits` still active
+    /// ([`Cmdq::ack_gerrors`]).
+    pub(crate) fn ack_gerrors(&self, regs: &crate::mmio::RegsGuard<'_>, bits: u32) {
+        self.cmdq.ack_gerrors(regs, bits);
     }
 }
 

@@ -137,6 +137,22 @@ impl StreamTable {
         entry.write::<SteKind>(target.qwords(), &STE_UPDATES, || sync.sync_ste(sid))
     }
 
+    /// Updates the STE of every StreamID in `sids` to `target`
+    /// ([`Self::write`]), all of them whatever failed: a device must never
+    /// be left with some StreamIDs on its old domain. Returns the first
+    /// error.
+    pub(crate) fn install<S: SteSync + ?Sized>(&self, sids: &[u32], target: &Ste, sync: &S) -> Result {
+        let mut first = Ok(());
+        for &sid in sids {
+            if let Err(e) = self.write(sid, target, sync) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+
     fn entry<'a>(&'a self, l2: &'a Level2, sid: u32) -> Result<Option<Entry<'a>>> {
         Ok(match self.geom.locate(sid).map_err(|_| EINVAL)? {
             SteIndex::Linear(i) => Some(Entry {
@@ -234,6 +250,81 @@ mod tests {
         assert_eq!(t.read(6)?, Some(*Ste::abort().qwords()));
         // Writing the same STE again issues nothing.
         assert_eq!(t.write(5, &bypass, &rec)?.syncs(), 0);
+        Ok(())
+    }
+
+    /// A sync failing (a CMD_SYNC timing out) at any point of a device's
+    /// update with three StreamIDs: every STE still ends as the target,
+    /// every step of every STE was tried, and the error is returned.
+    #[test]
+    fn failed_sync_never_stops_an_install() -> Result {
+        /// Fails the `fail_at`-th sync (1-based), counts them all.
+        struct FailNth {
+            fail_at: usize,
+            n: core::cell::Cell<usize>,
+        }
+        impl SteSync for FailNth {
+            fn sync_ste(&self, _sid: u32) -> Result {
+                self.n.set(self.n.get() + 1);
+                if self.n.get() == self.fail_at {
+                    Err(ETIMEDOUT)
+                } else {
+                    Ok(())
+                }
+            }
+        }
+        let caps = SteCaps {
+            attr_types_ovr: true,
+            ..SteCaps::default()
+        };
+        let sids = [3u32, 7, 12];
+        // Abort to bypass, then bypass to stage 1, for each StreamID.
+        let steps = [
+            Ste::bypass(&caps),
+            Ste::s1(
+                &caps,
+                &crate::hw::ste::S1Config {
+                    table: crate::hw::ste::CdTable::new(
+                        0x8000_0000,
+                        crate::hw::ste::CdTableFormat::Linear,
+                        0,
+                    )
+                    .map_err(|_| EINVAL)?,
+                    s1dss: crate::hw::ste::S1Dss::Ssid0,
+                    stall: false,
+                    ats: false,
+                },
+            ),
+        ];
+        // The syncs a clean run needs, to try a failure at each of them.
+        let t = linear(4)?;
+        let all = FailNth {
+            fail_at: 0,
+            n: core::cell::Cell::new(0),
+        };
+        for ste in &steps {
+            t.install(&sids, ste, &all)?;
+        }
+        let total = all.n.get();
+        assert!(total >= 2 * sids.len());
+        for k in 1..=total {
+            let t = linear(4)?;
+            let sync = FailNth {
+                fail_at: k,
+                n: core::cell::Cell::new(0),
+            };
+            let mut failed = 0;
+            for ste in &steps {
+                if t.install(&sids, ste, &sync) == Err(ETIMEDOUT) {
+                    failed += 1;
+                }
+                for &sid in &sids {
+                    assert_eq!(t.read(sid)?, Some(*ste.qwords()));
+                }
+            }
+            assert_eq!(failed, 1);
+            assert_eq!(sync.n.get(), total);
+        }
         Ok(())
     }
 

@@ -14,7 +14,10 @@ use kernel::{
     device::{Bound, Device},
     iommu::pages::{IncoherentIommuPages, IommuPages},
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        barrier::{dma_mb, Write},
+    },
 };
 
 /// A block of table memory the SMMU reads.
@@ -168,8 +171,11 @@ impl Entry<'_> {
     /// Updates the entry to `target` through the hitless writer of kind `K`:
     /// each step's stores (single-copy atomic), one clean of the written
     /// span where the table is incoherent, then `sync` (CFGI + CMD_SYNC).
-    /// The writer cannot stop half-way, so the first error is kept and
-    /// returned once the plan has run.
+    /// Every step runs, whatever failed before it, as C's
+    /// `arm_smmu_write_entry()` runs (its syncs log errors and go on): an
+    /// entry left half-way could stay invalid, or point part of a device
+    /// at a domain no longer invalidating for it. The first error is
+    /// returned once the plan has run; the entry then holds `target`.
     /// Steps on incoherent memory are counted in `counts`.
     pub(crate) fn write<K: EntryKind>(
         &self,
@@ -185,38 +191,48 @@ impl Entry<'_> {
             err: Result,
         }
 
-        impl<F: FnMut() -> Result> EntryTarget for Steps<'_, '_, F> {
-            fn write_qword(&mut self, idx: usize, val: u64) {
+        impl<F> Steps<'_, '_, F> {
+            /// Keeps the first error.
+            fn keep(&mut self, r: Result) {
                 if self.err.is_ok() {
-                    self.err = self.entry.mem.write(self.entry.first + idx, val);
-                    self.dirty |= 1 << idx;
-                }
-            }
-
-            fn sync(&mut self) {
-                if self.err.is_err() {
-                    return;
-                }
-                if self.dirty != 0 {
-                    let lo = self.dirty.trailing_zeros() as usize;
-                    let hi = 8 - self.dirty.leading_zeros() as usize;
-                    self.err = self.entry.mem.flush(self.entry.first + lo, hi - lo);
-                    if self.entry.mem.is_incoherent() {
-                        self.counts.steps.fetch_add(1, Relaxed);
-                        // Qwords lo..hi were cleaned, if the clean succeeded.
-                        let cleaned = (0xffu8 >> (8 - (hi - lo))) << lo;
-                        if self.err.is_ok() && self.dirty & !cleaned == 0 {
-                            self.counts.cleaned.fetch_add(1, Relaxed);
-                        }
-                    }
-                    self.dirty = 0;
-                }
-                if self.err.is_ok() {
-                    self.err = (self.sync)();
+                    self.err = r;
                 }
             }
         }
 
+        impl<F: FnMut() -> Result> EntryTarget for Steps<'_, '_, F> {
+            fn write_qword(&mut self, idx: usize, val: u64) {
+                let r = self.entry.mem.write(self.entry.first + idx, val);
+                self.keep(r);
+                self.dirty |= 1 << idx;
+            }
+
+            fn sync(&mut self) {
+                if self.dirty != 0 {
+                    let lo = self.dirty.trailing_zeros() as usize;
+                    let hi = 8 - self.dirty.leading_zeros() as usize;
+                    let cleaned = self.entry.mem.flush(self.entry.first + lo, hi - lo);
+                    if self.entry.mem.is_incoherent() {
+                        self.counts.steps.fetch_add(1, Relaxed);
+                        // Qwords lo..hi were cleaned, if the clean succeeded.
+                        let span = (0xffu8 >> (8 - (hi - lo))) << lo;
+                        if cleaned.is_ok() && self.dirty & !span == 0 {
+                            self.counts.cleaned.fetch_add(1, Relaxed);
+                        }
+                    }
+                    self.keep(cleaned);
+                    self.dirty = 0;
+                }
+                let r = (self.sync)();
+                self.keep(r);
+            }
+        }
+
+        // Whatever the entry points at (a CD table, a page table, the
+        // invalidation array the domain just published) is visible to the
+        // SMMU before any store to the entry (C's `dma_wmb()` at the top of
+        // `arm_smmu_write_entry()`).
+        dma_mb(Write);
         let cur = self.read()?;
         let mut steps = Steps {
             entry: self,
