@@ -119,9 +119,10 @@ impl<T: Send + Sync + 'static> RcuBox<T> {
     }
 
     /// Publishes `val` (`rcu_assign_pointer()`) and frees the previous value
-    /// once every current reader is done with it (`call_rcu()`). Never
-    /// sleeps; fails only if `val` cannot be allocated, leaving the current
-    /// value in place.
+    /// once every current reader is done with it (`call_rcu()`). Allocates
+    /// with `flags` (so it may sleep if they allow it, and must then not be
+    /// called in an RCU read-side critical section); fails only if `val`
+    /// cannot be allocated, leaving the current value in place.
     pub fn replace(&self, val: T, flags: Flags) -> Result {
         self.publish(Self::prepare(val, flags)?);
         Ok(())
@@ -227,10 +228,13 @@ mod tests {
     fn old_values_outlive_their_readers() -> Result {
         let start = drops();
         let b = RcuBox::new(Counted(1), GFP_KERNEL)?;
+        // Allocated before the read-side critical section, where sleeping
+        // is not allowed.
+        let new = RcuBox::prepare(Counted(2), GFP_KERNEL)?;
         {
             let g = rcu::read_lock();
             let old = b.read(&g);
-            b.replace(Counted(2), GFP_KERNEL)?;
+            b.publish(new);
             // A reader that loaded the old value keeps it until it unlocks;
             // new readers see the new one.
             assert_eq!(old.0, 1);
