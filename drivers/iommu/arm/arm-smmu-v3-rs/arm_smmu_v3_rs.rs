@@ -101,6 +101,14 @@ kernel::platform_device_table!(
     [(platform::DeviceId::new(firmware::IORT_NAME), ())]
 );
 
+/// The registration of an interrupt, or `None` with C's warning if it could
+/// not be requested (`arm_smmu_setup_unique_irqs()`): the SMMU works
+/// without it, only what it reports is lost.
+fn request_or_warn<T>(dev: &Device, what: &str, reg: Result<T>) -> Option<T> {
+    reg.inspect_err(|e| dev_warn!(dev, "failed to enable {} irq ({:?})\n", what, e))
+        .ok()
+}
+
 /// Reads the ID registers of the SMMU.
 fn read_id_regs(regs: &Regs) -> IdRegs {
     IdRegs {
@@ -203,8 +211,15 @@ impl ArmSmmuV3 {
             ENODEV
         })?;
         let iomem = request
-            .iomap_sized::<{ regs::PAGE_SZ }>()
-            .inspect_err(|e| dev_err!(dev, "cannot map the SMMU's registers: {:?}\n", e))?;
+            .iomap_exclusive_sized::<{ regs::PAGE_SZ }>()
+            .inspect_err(|e| {
+                dev_err!(
+                    dev,
+                    "cannot claim and map the SMMU's registers at {:#x}: {:?}\n",
+                    start,
+                    e
+                )
+            })?;
         let regs = Regs::new(iomem, fw.page0_regs_only)?;
         let id = read_id_regs(&regs);
         let info = regs::decode(&id, &plat).map_err(|e| report_decode_error(dev, e))?;
@@ -263,7 +278,7 @@ impl ArmSmmuV3 {
                     handler,
                 )
             };
-            Some(KBox::pin_init(reg, GFP_KERNEL)?)
+            request_or_warn(dev, "combined", KBox::pin_init(reg, GFP_KERNEL))
         } else {
             None
         };
@@ -279,7 +294,7 @@ impl ArmSmmuV3 {
                     handler,
                 )
             };
-            Some(KBox::pin_init(reg, GFP_KERNEL)?)
+            request_or_warn(dev, "evtq", KBox::pin_init(reg, GFP_KERNEL))
         } else {
             None
         };
@@ -294,7 +309,7 @@ impl ArmSmmuV3 {
                     handler,
                 )
             };
-            Some(KBox::pin_init(reg, GFP_KERNEL)?)
+            request_or_warn(dev, "gerror", KBox::pin_init(reg, GFP_KERNEL))
         } else {
             None
         };
@@ -310,7 +325,7 @@ impl ArmSmmuV3 {
                     handler,
                 )
             };
-            Some(KBox::pin_init(reg, GFP_KERNEL)?)
+            request_or_warn(dev, "priq", KBox::pin_init(reg, GFP_KERNEL))
         } else {
             if smmu.priq.is_some() && !combined {
                 dev_warn!(
@@ -378,6 +393,10 @@ kernel::module_platform_driver! {
         disable_s1: bool {
             default: cfg!(CONFIG_ARM_SMMU_V3_RS_DISABLE_S1),
             description: "Make every paging domain stage 2 when the SMMU has stage 2",
+        },
+        cmdq_shift_max: u32 {
+            default: 0,
+            description: "For tests only: log2 of the most command queue entries (0: as the SMMU allows)",
         },
     },
 }

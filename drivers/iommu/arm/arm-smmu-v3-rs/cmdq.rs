@@ -494,7 +494,7 @@ mod tests {
                     self.gerror.set(self.gerror.get() ^ GerrorBit::Cmdq.mask());
                     return;
                 }
-                let _ = self.seen.borrow_mut().push(op, GFP_KERNEL);
+                let _ = self.seen.borrow_mut().push(op, GFP_ATOMIC);
                 // A CMD_SYNC with CS=SIG_IRQ writes its MSI data (32 bits)
                 // to its MSI address, here always a queue slot.
                 if op == Opcode::Sync as u8 && (w0 >> 12) & 3 == 1 {
@@ -722,6 +722,161 @@ mod tests {
         );
         // The error was acknowledged.
         assert_eq!(fake.gerror.get(), fake.gerrorn.get());
+        Ok(())
+    }
+
+    /// The SMMU's side of a queue shared by several CPUs, behind its own
+    /// lock: it consumes up to `RATE` commands whenever a producer reads a
+    /// register, and stops with CERROR_ILL at every `REFUSE_EVERY`-th TLBI
+    /// until the driver replaces it and acknowledges.
+    struct SimHw {
+        prod: u32,
+        cons: u32,
+        err: bool,
+        gerror: u32,
+        gerrorn: u32,
+        tlbis: u64,
+        syncs: u64,
+        refused: u64,
+    }
+
+    const RATE: u32 = 3;
+    const REFUSE_EVERY: u64 = 37;
+
+    struct Sim {
+        cmdq: Pin<KBox<Cmdq<TableMem>>>,
+        hw: Pin<KBox<SpinLockIrq<SimHw>>>,
+    }
+
+    impl Sim {
+        fn consume(&self, hw: &mut SimHw) {
+            let q = self.cmdq.q;
+            for _ in 0..RATE {
+                if hw.err || q.empty(hw.prod, hw.cons) {
+                    return;
+                }
+                let w0 = self
+                    .cmdq
+                    .mem
+                    .read(q.idx(hw.cons) as usize * CMD_QWORDS)
+                    .unwrap_or(0);
+                let op = (w0 & 0xff) as u8;
+                if op == Opcode::TlbiNhAsid as u8 {
+                    if (hw.tlbis + hw.refused + 1) % REFUSE_EVERY == 0 {
+                        hw.refused += 1;
+                        hw.err = true;
+                        hw.gerror ^= GerrorBit::Cmdq.mask();
+                        return;
+                    }
+                    hw.tlbis += 1;
+                } else if op == Opcode::Sync as u8 {
+                    hw.syncs += 1;
+                }
+                hw.cons = q.inc_cons(hw.cons);
+            }
+        }
+    }
+
+    /// A producer's view of the simulated SMMU's registers.
+    struct SimRegs<'a>(&'a Sim);
+
+    impl CmdqRegs for SimRegs<'_> {
+        fn cons(&self) -> u32 {
+            let mut hw = self.0.hw.lock();
+            self.0.consume(&mut hw);
+            let err = if hw.err {
+                cmdq_cons::CERROR_ILL as u32
+            } else {
+                0
+            };
+            hw.cons | (err << 24)
+        }
+
+        fn set_prod(&self, prod: u32) {
+            self.0.hw.lock().prod = prod;
+        }
+
+        fn gerror(&self) -> (u32, u32) {
+            let mut hw = self.0.hw.lock();
+            self.0.consume(&mut hw);
+            (hw.gerror, hw.gerrorn)
+        }
+
+        fn set_gerrorn(&self, val: u32) {
+            let mut hw = self.0.hw.lock();
+            hw.gerrorn = val;
+            if (hw.gerror ^ val) & GerrorBit::Cmdq.mask() == 0 {
+                hw.err = false;
+            }
+        }
+    }
+
+    /// Four workers issue batches with CMD_SYNCs into one 8-entry queue:
+    /// it wraps and fills all the time, and the simulated SMMU refuses
+    /// some commands. Every batch completes, every command but the refused
+    /// ones reaches the SMMU, and every error ends acknowledged.
+    #[test]
+    fn four_producers_share_a_small_queue() -> Result {
+        use kernel::{
+            sync::{atomic::{Atomic, Relaxed}, new_spinlock_irq, Arc},
+            time::{delay::fsleep, Delta},
+            workqueue,
+        };
+        const WORKERS: u32 = 4;
+        const BATCHES: u16 = 60;
+        const PER_BATCH: u16 = 5;
+        let (mem, q) = queue(3)?;
+        let sim = Arc::new(
+            Sim {
+                cmdq: KBox::pin_init(Cmdq::with_mem(mem, q, 100_000, &PLAIN), GFP_KERNEL)?,
+                hw: KBox::pin_init(
+                    new_spinlock_irq!(SimHw {
+                        prod: 0,
+                        cons: 0,
+                        err: false,
+                        gerror: 0,
+                        gerrorn: 0,
+                        tlbis: 0,
+                        syncs: 0,
+                        refused: 0,
+                    }),
+                    GFP_KERNEL,
+                )?,
+            },
+            GFP_KERNEL,
+        )?;
+        let done = Arc::new(Atomic::<u32>::new(0), GFP_KERNEL)?;
+        let failed = Arc::new(Atomic::<u32>::new(0), GFP_KERNEL)?;
+        for w in 0..WORKERS {
+            let (sim, done, failed) = (sim.clone(), done.clone(), failed.clone());
+            workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+                let regs = SimRegs(&sim);
+                for b in 0..BATCHES {
+                    let r = sim.cmdq.issue_with(&regs, SyncAfter::Always, |push| {
+                        (0..PER_BATCH).try_for_each(|i| push(&tlbi(w as u16 * 1000 + b * 10 + i)))
+                    });
+                    if r.is_err() {
+                        failed.fetch_add(1, Relaxed);
+                    }
+                }
+                done.fetch_add(1, Relaxed);
+            })?;
+        }
+        let mut waited = 0;
+        while done.load(Relaxed) < WORKERS && waited < 20_000 {
+            fsleep(Delta::from_millis(1));
+            waited += 1;
+        }
+        assert_eq!(done.load(Relaxed), WORKERS);
+        assert_eq!(failed.load(Relaxed), 0);
+        let hw = sim.hw.lock();
+        let all = u64::from(WORKERS) * u64::from(BATCHES) * u64::from(PER_BATCH);
+        assert!(hw.refused > 0);
+        assert_eq!(hw.tlbis + hw.refused, all);
+        // One CMD_SYNC per batch, plus one for each refused command.
+        assert_eq!(hw.syncs, u64::from(WORKERS) * u64::from(BATCHES) + hw.refused);
+        assert_eq!(hw.gerror, hw.gerrorn);
+        assert!(q.empty(hw.prod, hw.cons));
         Ok(())
     }
 }

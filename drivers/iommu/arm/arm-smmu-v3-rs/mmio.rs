@@ -14,7 +14,7 @@ use crate::hw::regs::{ctrl_off::page1, PAGE_SZ};
 use kernel::{
     devres::DevresGuard,
     io::{
-        mem::{DevresIoMem, IoMem},
+        mem::{DevresExclusiveIoMem, ExclusiveIoMem},
         Io,
     },
     prelude::*,
@@ -22,14 +22,16 @@ use kernel::{
 
 /// The mapped registers of one SMMU.
 pub(crate) struct Regs {
-    io: DevresIoMem<PAGE_SZ>,
+    io: DevresExclusiveIoMem<PAGE_SZ>,
     page0_only: bool,
 }
 
 impl Regs {
-    /// Wraps a mapping of the SMMU's register pages, revoked on unbind.
-    /// With `page0_only`, page-1 offsets are redirected to page 0.
-    pub(crate) fn new(io: IoMem<'_, PAGE_SZ>, page0_only: bool) -> Result<Self> {
+    /// Wraps an exclusive mapping of the SMMU's register pages (the region
+    /// is claimed, as `devm_ioremap_resource()` claims it: no second driver
+    /// or DT node can drive the same SMMU), revoked on unbind. With
+    /// `page0_only`, page-1 offsets are redirected to page 0.
+    pub(crate) fn new(io: ExclusiveIoMem<'_, PAGE_SZ>, page0_only: bool) -> Result<Self> {
         Ok(Self {
             io: io.into_devres()?,
             page0_only,
@@ -83,7 +85,7 @@ impl Regs {
 
 /// The registers, held mapped for a sequence of accesses ([`Regs::access`]).
 pub(crate) struct RegsGuard<'a> {
-    io: DevresGuard<'a, IoMem<'static, PAGE_SZ>>,
+    io: DevresGuard<'a, ExclusiveIoMem<'static, PAGE_SZ>>,
     page0_only: bool,
 }
 

@@ -84,10 +84,19 @@ impl Smmu {
             dev_err!(dev, "unusable stream table geometry: {:?}\n", e);
             EINVAL
         })?;
-        let cmdq = KBox::pin_init(
-            Cmdq::new(dev, info.cmdq_shift, &info.options)?,
-            GFP_KERNEL,
-        )?;
+        let cmdq_shift = match crate::module_parameters::cmdq_shift_max.value() {
+            0 => info.cmdq_shift,
+            max => {
+                let shift = info.cmdq_shift.min(max.max(2));
+                dev_warn!(
+                    dev,
+                    "command queue limited to {} entries (cmdq_shift_max, for tests)\n",
+                    1u32 << shift
+                );
+                shift
+            }
+        };
+        let cmdq = KBox::pin_init(Cmdq::new(dev, cmdq_shift, &info.options)?, GFP_KERNEL)?;
         let evtq = Coherent::<u64>::zeroed_slice(
             dev,
             (1usize << info.evtq_shift) * EVT_QWORDS,
@@ -362,8 +371,12 @@ impl IdAlloc {
 
 impl Drop for Smmu {
     fn drop(&mut self) {
-        // Nothing may reach memory that is about to be freed
-        // (`arm_smmu_device_remove()`); a no-op if already shut down.
-        self.shutdown();
+        // Nothing may reach memory that is about to be freed; a no-op if
+        // already shut down (unbind does it, with GBPA abort). Otherwise
+        // the probe failed after the reset: as C's probe failure path
+        // (`arm_smmu_disable_action()`), only CR0 is cleared, so the devices
+        // behind the SMMU, which no domain was attached to, come up
+        // untranslated after the deferred-probe timeout instead of aborting.
+        self.disable();
     }
 }

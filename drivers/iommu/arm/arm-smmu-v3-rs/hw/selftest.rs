@@ -177,6 +177,7 @@ macro_rules! for_each_case {
             writer::writer_model_catches_naive_update,
             writer::writer_sync_table,
             cmd::cmd_known_answers,
+            cmd::cmd_decode_round_trip,
             cmd::cmd_atc_span,
             cmd::cmd_tlbi_range_split,
             cmd::cmd_tlbi_range_random,
