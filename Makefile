@@ -9,7 +9,7 @@
 DRIVER ?= rs
 MACHINE ?= dt
 
-.PHONY: all build setup qemu test test-harness kunit host-test qemu-test bench check patches clean
+.PHONY: all build setup qemu test test-harness kunit host-test qemu-test bench check fuzz patches clean
 
 all: build
 
@@ -33,6 +33,13 @@ test-harness: setup
 
 host-test:
 	@bash scripts/host-test.sh
+
+# The hardware model's decoders on arbitrary input (FUZZ_CASES, default 10M),
+# with overflow checks; outside `make test`.
+FUZZ_CASES ?= 10000000
+fuzz:
+	cd tools/testing/arm-smmu-v3-rs/host && FUZZ_CASES=$(FUZZ_CASES) \
+		cargo test --release --test fuzz -- --ignored --nocapture
 
 kunit: build
 	@bash scripts/kunit.sh

@@ -37,6 +37,7 @@ cp "$frag" "$obj/.fragment"
 bad=0
 while read -r line; do
 	case "$line" in
+	CONFIG_*=n) want="# ${line%=n} is not set" ;;
 	CONFIG_*=*) want=$line ;;
 	"# CONFIG_"*" is not set") want=$line ;;
 	*) continue ;;

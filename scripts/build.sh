@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Builds the test kernel (both SMMUv3 drivers, KUnit) and the driver as an
-# external module, the guest tools, and the server kernel (UEFI + ACPI, 64K
-# pages, both drivers as modules). Outputs: build/Image, build/Image.gz,
-# build/arm_smmu_v3_rs.ko, build/server/Image, build/server/modules/.
+# external module, the guest tools, the server kernel (UEFI + ACPI, 64K
+# pages, both drivers as modules) and the debug kernel (the test kernel
+# with the kernel's checkers). Outputs: build/Image, build/Image.gz,
+# build/arm_smmu_v3_rs.ko, build/server/Image, build/server/modules/,
+# build/debug/Image.
 # Incremental: the objects live in the cache.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
@@ -41,9 +43,11 @@ cp "$CACHE/edu/smmu_edu_fault.ko" "$BUILD/"
 aarch64-linux-gnu-gcc -static -O2 -D__EXPORTED_HEADERS__ -I"$WORKTREE/include/uapi" \
 	-o "$BUILD/dma_map_benchmark" "$WORKTREE/tools/dma/dma_map_benchmark.c" ||
 	die "building dma_map_benchmark failed: is gcc-aarch64-linux-gnu installed (scripts/setup.sh)?"
-aarch64-linux-gnu-gcc -static -O2 -Wall -o "$BUILD/kexec_file" \
-	"$REPO/tools/testing/arm-smmu-v3-rs/kexec/kexec_file.c" || die "building kexec_file failed"
-echo "build: $BUILD/Image, $BUILD/arm_smmu_v3_rs.ko, $BUILD/smmu_edu_fault.ko, $BUILD/dma_map_benchmark, $BUILD/kexec_file"
+for t in kexec/kexec_file fault/fail_nth_write; do
+	aarch64-linux-gnu-gcc -static -O2 -Wall -o "$BUILD/${t#*/}" \
+		"$REPO/tools/testing/arm-smmu-v3-rs/$t.c" || die "building ${t#*/} failed"
+done
+echo "build: $BUILD/Image, $BUILD/arm_smmu_v3_rs.ko, $BUILD/smmu_edu_fault.ko, $BUILD/dma_map_benchmark, $BUILD/kexec_file, $BUILD/fail_nth_write"
 
 # The server kernel: UEFI + ACPI, 64K pages, both drivers as modules, and
 # the edu test module built for it.
@@ -53,3 +57,13 @@ make -s -C "$CACHE/kbuild-server" "${KMAKE_VARS[@]}" M="$edu" MO="$CACHE/edu-ser
 	>"$BUILD/server/edu.log" 2>&1 ||
 	{ cat "$BUILD/server/edu.log"; die "edu test module build for the server kernel failed"; }
 cp "$CACHE/edu-server/smmu_edu_fault.ko" "$BUILD/server/"
+
+# The debug kernel: the test kernel with lockdep, KASAN, kmemleak, DMA-API
+# debugging and fault injection; the edu module built for it.
+kconf=$REPO/tools/testing/arm-smmu-v3-rs
+bash "$REPO/scripts/build-kernel.sh" debug "$kconf/kunitconfig" "$kconf/debug.config"
+mkdir -p "$CACHE/edu-debug"
+make -s -C "$CACHE/kbuild-debug" "${KMAKE_VARS[@]}" M="$edu" MO="$CACHE/edu-debug" modules \
+	>"$BUILD/debug/edu.log" 2>&1 ||
+	{ cat "$BUILD/debug/edu.log"; die "edu test module build for the debug kernel failed"; }
+cp "$CACHE/edu-debug/smmu_edu_fault.ko" "$BUILD/debug/"

@@ -10,6 +10,19 @@
 #   small-reg     the SMMU's `reg` covers only 64K (page 0)
 #   no-irqs       the SMMU node loses `interrupts` and `interrupt-names`
 #   iommu-cells-2 the SMMU node says `#iommu-cells = <2>`
+#   irq-names-wrong   `interrupt-names` name none of the SMMU's interrupts
+#   irq-names-partial `interrupt-names` has only "eventq" (of 4 interrupts)
+#   irq-bad-spec  the SMMU's interrupt specifiers name SPIs the GIC does
+#                 not have
+#   sid-beyond    `iommu-map` gives StreamIDs from 0x10000, beyond QEMU's
+#                 16-bit SIDSIZE
+#   map-len0      `iommu-map` has one entry of length 0
+#   pcie-coherent-only  `dma-coherent` on the PCIe host only (not on the
+#                 root node, so not on the SMMU)
+#   second-smmu   a second `arm,smmu-v3` node at 0x09070000, where QEMU has
+#                 no device (QEMU faults accesses there: either driver's
+#                 first register read takes a synchronous external abort)
+#   dup-smmu      a second `arm,smmu-v3` node at the first one's address
 #   sid-alias     the PCIe host's `iommu-map` gives RID 0 (the host
 #                 bridge) StreamID 0x18, which RID 0x18 (00:03.0, after
 #                 the default NIC and one disk) also gets
@@ -35,8 +48,46 @@ elif variant == "small-reg":
     new = re.sub(r'(reg = <0x00 0x[0-9a-f]+ 0x00 )0x20000>', r'\g<1>0x10000>', body)
 elif variant == "no-irqs":
     new = re.sub(r'\n\t+interrupt(s|-names) = [^;]*;', '', '\n' + body)[1:]
+elif variant == "irq-names-wrong":
+    new = re.sub(r'interrupt-names = "[^;]*;', r'interrupt-names = "foo\\0bar\\0baz\\0qux";', body)
+elif variant == "irq-names-partial":
+    new = re.sub(r'interrupt-names = "[^;]*;', r'interrupt-names = "eventq";', body)
+elif variant == "irq-bad-spec":
+    # SPIs 2000..2003: beyond the GIC's lines.
+    new = re.sub(r'interrupts = <[^>]*>;',
+                 'interrupts = <0x00 0x7d0 0x01 0x00 0x7d1 0x01 0x00 0x7d2 0x01 0x00 0x7d3 0x01>;', body)
 elif variant == "iommu-cells-2":
     new = body.replace('#iommu-cells = <0x01>;', '#iommu-cells = <0x02>;')
+elif variant in ("sid-beyond", "map-len0", "pcie-coherent-only", "second-smmu", "dup-smmu"):
+    new = body
+    if variant == "sid-beyond":
+        s, n = re.subn(r'iommu-map = <0x00 (0x[0-9a-f]+) 0x00 0x10000>;',
+                       r'iommu-map = <0x00 \1 0x10000 0x10000>;', s)
+    elif variant == "map-len0":
+        s, n = re.subn(r'iommu-map = <0x00 (0x[0-9a-f]+) 0x00 0x10000>;',
+                       r'iommu-map = <0x00 \1 0x00 0x00>;', s)
+    elif variant == "pcie-coherent-only":
+        # The root's and the SMMU's go; the PCIe host keeps (or gets) its own.
+        # The root node's properties are indented by one tab.
+        s, n = re.subn(r'\n\tdma-coherent;\n', '\n', s, count=1)
+        s = re.sub(r'(\n\t+smmuv3@[0-9a-f]+ \{\n(?:[^}]*?\n)?)\t+dma-coherent;\n', r'\1', s, count=1)
+        if not re.search(r'pcie@10000000 \{[^}]*dma-coherent;', s, re.S):
+            s = s.replace('pcie@10000000 {\n', 'pcie@10000000 {\n\t\tdma-coherent;\n', 1)
+    else:
+        # No interrupts (they would clash with the real SMMU's) and no
+        # phandle; nothing refers to it.
+        node = re.sub(r'\n\t+(phandle|interrupt-names|interrupts) = [^;]*;', '', '\n' + body)[1:]
+        if variant == "second-smmu":
+            node = node.replace('reg = <0x00 0x9050000 0x00 0x20000>;', 'reg = <0x00 0x9070000 0x00 0x20000>;')
+            name = 'smmuv3@9070000'
+        else:
+            name = 'smmuv3-dup@9050000'
+        s = s[:m.end()] + '\n\t\t' + name + ' {\n' + node + '\n\t\t};' + s[m.end():]
+        n = 1
+    if n != 1:
+        sys.exit(f"variant {variant}: QEMU's device tree is not as expected")
+    open(path, 'w').write(s)
+    sys.exit(0)
 elif variant == "sid-alias":
     new = body
     # RID 0 -> SID 0x18, RIDs 1.. -> themselves (so RID 0x18 -> 0x18).

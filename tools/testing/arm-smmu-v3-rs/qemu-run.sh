@@ -153,7 +153,11 @@ for d in "${disks[@]}"; do
 	esac
 	n=$((n + 1))
 	case "$dname" in nvme*) blk=${dname}n1 ;; *) blk=$dname ;; esac
-	cmdline+=" sha_$blk=$(sha256sum "$img" | cut -d' ' -f1)"
+	sha=$(sha256sum "$img" | cut -d' ' -f1)
+	cmdline+=" sha_$blk=$sha"
+	# NVMe controllers probe in any order: their names may swap, their
+	# serials do not.
+	case "$dname" in nvme*) cmdline+=" sha_smmu$((n - 1))=$sha" ;; esac
 	disk_list+=${disk_list:+,}$blk
 done
 cmdline+=" disks=$disk_list"

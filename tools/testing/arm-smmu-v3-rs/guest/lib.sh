@@ -12,7 +12,8 @@ arg() {
 	return 1
 }
 
-result() { echo "SMMUTEST RESULT $1 $2 $3"; }
+# RESULT_PREFIX names the part of a combined scenario (scenarios/multi.sh).
+result() { echo "SMMUTEST RESULT $1 ${RESULT_PREFIX:-}$2 $3"; }
 pass() { result PASS "$1" "$2"; }
 fail() { result FAIL "$1" "$2"; }
 
@@ -43,8 +44,18 @@ drop_caches() {
 # disk_read_sha DEV CHECK: the whole-disk sha256 equals the host's
 # (`sha_<devname>=` on the command line).
 disk_read_sha() {
+	expect_eq "$2" "$(disk_sha "$1")" "$(sha256sum <"$1" | cut -d' ' -f1)"
+}
+
+# disk_sha DEV: the host's sha256 of DEV's image (an NVMe disk's by the
+# serial of its controller, as controllers may be named in any order).
+disk_sha() {
 	name=${1##*/}
-	expect_eq "$2" "$(arg "sha_$name")" "$(sha256sum <"$1" | cut -d' ' -f1)"
+	case "$name" in
+	nvme*) serial=$(tr -d ' ' <"/sys/block/$name/device/serial" 2>/dev/null)
+		[ -n "$serial" ] && arg "sha_$serial" && return ;;
+	esac
+	arg "sha_$name"
 }
 
 # disk_write_readback DEV CHECK: writes 8 MiB of random data at offset 16 MiB
@@ -114,4 +125,27 @@ check_bound_driver() {
 	esac
 	smmu=$(ls -d /sys/bus/platform/devices/*smmu* 2>/dev/null | head -1)
 	expect_eq smmu.driver "$want" "$(basename "$(readlink "$smmu/driver" 2>/dev/null)" 2>/dev/null)"
+}
+
+# kmemleak_check CHECK: with a kmemleak kernel, scans memory once (an
+# object unreferenced and older than 5 s is reported by one scan) and fails
+# if a leak's backtrace or symbol names this driver or the kernel crate's
+# IOMMU code. Other leaks are reported as information.
+kmemleak_check() {
+	k=/sys/kernel/debug/kmemleak
+	if [ ! -e $k ]; then
+		fail "$1" "no $k: not a kmemleak kernel"
+		return
+	fi
+	sleep 5
+	echo scan >$k
+	cat $k >/tmp/kmemleak
+	n=$(grep -c '^unreferenced object' /tmp/kmemleak)
+	ours=$(grep -cE 'arm_smmu_v3_rs|kernel5iommu|rcu_box|RcuBox' /tmp/kmemleak)
+	if [ "$ours" -eq 0 ]; then
+		pass "$1" "$n leaks reported, none from this driver or rust/"
+	else
+		fail "$1" "$(grep -m1 -E 'arm_smmu_v3_rs|kernel5iommu|rcu_box|RcuBox' /tmp/kmemleak)"
+	fi
+	[ "$n" -gt 0 ] && sed 's/^/SMMUTEST KMEMLEAK /' /tmp/kmemleak | head -40
 }

@@ -6,10 +6,12 @@
 # DMA -> identity -> DMA-FQ -> DMA. Exercises detach/attach between paging
 # and identity domains and between two paging domains. Then the device is
 # removed (released through the blocked domain) and found again by a rescan.
+# The disk to move (`switch_disk=`, default vda).
+disk=$(arg switch_disk || echo vda)
 summary=$(smmu_summary)
 if [ -n "$summary" ]; then pass probe "$summary"; else fail probe "no probe summary"; fi
-wait_for /dev/vda 20 || fail switch.disk "no /dev/vda"
-pci=$(readlink -f /sys/block/vda/device)
+wait_for /dev/$disk 20 || fail switch.disk "no /dev/$disk"
+pci=$(readlink -f /sys/block/$disk/device)
 while [ -n "$pci" ] && [ ! -e "$pci/iommu_group" ]; do pci=${pci%/*}; done
 drv=$(readlink -f "$pci/driver")
 expect_eq switch.start DMA "$(cat "$pci/iommu_group/type" 2>/dev/null)"
@@ -23,22 +25,22 @@ for t in identity DMA-FQ DMA; do
 		fail "switch$n.type" "writing $t: $(cat /tmp/err)"
 	fi
 	echo "${pci##*/}" >"$drv/bind"
-	if wait_for /dev/vda 20; then
-		disk_read_sha /dev/vda "switch$n.$t.read_sha256"
+	if wait_for /dev/$disk 20; then
+		disk_read_sha /dev/$disk "switch$n.$t.read_sha256"
 	else
-		fail "switch$n.$t.present" "no /dev/vda after rebinding"
+		fail "switch$n.$t.present" "no /dev/$disk after rebinding"
 	fi
 done
 bdf=${pci##*/}
 echo 1 >"$pci/remove"
 expect_eq switch.removed "" "$(ls /sys/bus/pci/devices | grep -x "$bdf")"
 echo 1 >/sys/bus/pci/rescan
-if wait_for /dev/vda 20; then
-	pci=$(readlink -f /sys/block/vda/device)
+if wait_for /dev/$disk 20; then
+	pci=$(readlink -f /sys/block/$disk/device)
 	while [ -n "$pci" ] && [ ! -e "$pci/iommu_group" ]; do pci=${pci%/*}; done
 	expect_eq switch.rescan.type DMA "$(cat "$pci/iommu_group/type")"
-	disk_read_sha /dev/vda switch.rescan.read_sha256
+	disk_read_sha /dev/$disk switch.rescan.read_sha256
 else
-	fail switch.rescan "no /dev/vda after the rescan"
+	fail switch.rescan "no /dev/$disk after the rescan"
 fi
 no_kernel_splat log
