@@ -427,15 +427,21 @@ impl<T: IommuOps> Statics<T> {
     pub const fn new(this: &'static Self) -> Self {
         // Field addresses only: nothing of `*this` is read. `Opaque<U>` is
         // `repr(transparent)` over `U`.
-        let identity_ops = core::ptr::addr_of!(this.identity_ops).cast::<bindings::iommu_domain_ops>();
-        let blocked_ops = core::ptr::addr_of!(this.blocked_ops).cast::<bindings::iommu_domain_ops>();
+        let identity_ops =
+            core::ptr::addr_of!(this.identity_ops).cast::<bindings::iommu_domain_ops>();
+        let blocked_ops =
+            core::ptr::addr_of!(this.blocked_ops).cast::<bindings::iommu_domain_ops>();
         let identity = if T::HAS_ATTACH_IDENTITY {
-            core::ptr::addr_of!(this.identity).cast::<bindings::iommu_domain>().cast_mut()
+            core::ptr::addr_of!(this.identity)
+                .cast::<bindings::iommu_domain>()
+                .cast_mut()
         } else {
             null_mut()
         };
         let blocked = if T::HAS_ATTACH_BLOCKED {
-            core::ptr::addr_of!(this.blocked).cast::<bindings::iommu_domain>().cast_mut()
+            core::ptr::addr_of!(this.blocked)
+                .cast::<bindings::iommu_domain>()
+                .cast_mut()
         } else {
             null_mut()
         };
@@ -852,6 +858,5 @@ mod tests {
         assert!(ops.identity_domain.is_null());
         assert!(ops.blocked_domain.is_null());
         assert!(ops.release_domain.is_null());
-
     }
 }

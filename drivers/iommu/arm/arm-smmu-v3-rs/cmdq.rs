@@ -594,7 +594,12 @@ mod tests {
         let sync = Opcode::Sync as u8;
         assert_eq!(
             &seen[..],
-            &[Opcode::TlbiNhAsid as u8, sync, Opcode::TlbiNhAsid as u8, sync]
+            &[
+                Opcode::TlbiNhAsid as u8,
+                sync,
+                Opcode::TlbiNhAsid as u8,
+                sync
+            ]
         );
         Ok(())
     }
@@ -818,7 +823,10 @@ mod tests {
     #[test]
     fn four_producers_share_a_small_queue() -> Result {
         use kernel::{
-            sync::{atomic::{Atomic, Relaxed}, new_spinlock_irq, Arc},
+            sync::{
+                atomic::{Atomic, Relaxed},
+                new_spinlock_irq, Arc,
+            },
             time::{delay::fsleep, Delta},
             workqueue,
         };
@@ -874,7 +882,10 @@ mod tests {
         assert!(hw.refused > 0);
         assert_eq!(hw.tlbis + hw.refused, all);
         // One CMD_SYNC per batch, plus one for each refused command.
-        assert_eq!(hw.syncs, u64::from(WORKERS) * u64::from(BATCHES) + hw.refused);
+        assert_eq!(
+            hw.syncs,
+            u64::from(WORKERS) * u64::from(BATCHES) + hw.refused
+        );
         assert_eq!(hw.gerror, hw.gerrorn);
         assert!(q.empty(hw.prod, hw.cons));
         Ok(())

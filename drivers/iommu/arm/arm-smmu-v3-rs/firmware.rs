@@ -41,16 +41,13 @@ impl Firmware {
             ENODEV
         })?;
         if fwnode.is_of_node() {
-            let cells = fwnode
-                .property_read::<u32>(c"#iommu-cells")
-                .optional();
+            let cells = fwnode.property_read::<u32>(c"#iommu-cells").optional();
             let fw = Self {
                 of_node: true,
                 coherent: iommu::pages::firmware_dma_coherent(dev),
                 httu: 0,
                 skip_prefetch: fwnode.property_read_bool(c"hisilicon,broken-prefetch-cmd"),
-                page0_regs_only: fwnode
-                    .property_read_bool(c"cavium,cn9900-broken-page1-regspace"),
+                page0_regs_only: fwnode.property_read_bool(c"cavium,cn9900-broken-page1-regspace"),
             };
             return match cells {
                 None => {
@@ -65,7 +62,10 @@ impl Firmware {
             };
         }
         let Some(node) = iommu::iort::node(pdev, IORT_NAME) else {
-            dev_err!(dev, "neither a device-tree nor an IORT node describes this SMMU\n");
+            dev_err!(
+                dev,
+                "neither a device-tree nor an IORT node describes this SMMU\n"
+            );
             return Err(ENODEV);
         };
         let node = iort::decode_smmu_v3(node).map_err(|e| {

@@ -141,7 +141,12 @@ impl StreamTable {
     /// ([`Self::write`]), all of them whatever failed: a device must never
     /// be left with some StreamIDs on its old domain. Returns the first
     /// error.
-    pub(crate) fn install<S: SteSync + ?Sized>(&self, sids: &[u32], target: &Ste, sync: &S) -> Result {
+    pub(crate) fn install<S: SteSync + ?Sized>(
+        &self,
+        sids: &[u32],
+        target: &Ste,
+        sync: &S,
+    ) -> Result {
         let mut first = Ok(());
         for &sid in sids {
             if let Err(e) = self.write(sid, target, sync) {

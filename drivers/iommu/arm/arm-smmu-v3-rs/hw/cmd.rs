@@ -627,11 +627,7 @@ impl Cmd {
             }
             Opcode::PriResp => Self::PriResp {
                 sid,
-                ssid: if SSV.is_set(q0) {
-                    Some(ssid)
-                } else {
-                    None
-                },
+                ssid: if SSV.is_set(q0) { Some(ssid) } else { None },
                 grpid: PRI_GRPID.get(q1) as u16,
                 resp: match PRI_RESP.get(q1) {
                     0 => PriResp::Deny,

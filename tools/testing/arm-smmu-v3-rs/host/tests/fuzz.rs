@@ -11,7 +11,6 @@
 //! number of cases, spread over the targets.
 
 #[path = "../../../../../drivers/iommu/arm/arm-smmu-v3-rs/hw/mod.rs"]
-#[allow(dead_code)]
 mod hw;
 
 use core::fmt::Write;
@@ -85,9 +84,18 @@ fn fuzz_all(total: u64) -> u64 {
                     if let Ok(geom) = StrtabGeometry::from_info(&info) {
                         let _ = geom.locate(w[0]);
                         let mem = ResetMemory {
-                            cmdq: QueueConfig { dma: dma[0], shift: info.cmdq_shift },
-                            evtq: QueueConfig { dma: dma[1], shift: info.evtq_shift },
-                            priq: Some(QueueConfig { dma: dma[2], shift: info.priq_shift }),
+                            cmdq: QueueConfig {
+                                dma: dma[0],
+                                shift: info.cmdq_shift,
+                            },
+                            evtq: QueueConfig {
+                                dma: dma[1],
+                                shift: info.evtq_shift,
+                            },
+                            priq: Some(QueueConfig {
+                                dma: dma[2],
+                                shift: info.priq_shift,
+                            }),
                             strtab: geom,
                             strtab_dma: dma[3],
                         };
@@ -185,7 +193,10 @@ fn fuzz_all(total: u64) -> u64 {
             if let Some(q) = Queue::new(shift) {
                 let _ = (q.idx(v[0]), q.space(v[0], v[1]), q.full(v[0], v[1]));
                 let _ = (q.empty(v[0], v[1]), q.consumed(v[0], v[1]));
-                let _ = (q.inc_prod_n(v[0], v[2] % (q.entries() + 1)), q.inc_cons(v[1]));
+                let _ = (
+                    q.inc_prod_n(v[0], v[2] % (q.entries() + 1)),
+                    q.inc_cons(v[1]),
+                );
                 let _ = q.sync_cons_ovf(v[0], v[1]);
             }
             let e = CmdqError::from_cons(v[0]);
@@ -207,5 +218,8 @@ fn fuzz() {
         .unwrap_or(100_000u64);
     let t0 = std::time::Instant::now();
     let done = fuzz_all(total);
-    println!("fuzz: {done} cases, no panic, no overflow ({:.1?})", t0.elapsed());
+    println!(
+        "fuzz: {done} cases, no panic, no overflow ({:.1?})",
+        t0.elapsed()
+    );
 }
