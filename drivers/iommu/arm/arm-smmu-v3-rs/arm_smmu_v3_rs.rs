@@ -44,7 +44,10 @@ mod table;
 
 use events::{CombinedHandler, EventHandler, GerrorHandler, PriHandler};
 use firmware::Firmware;
-use hw::regs::{self, off, DecodeError, IdRegs, Platform};
+use hw::{
+    regs::{self, off, DecodeError, IdRegs, Platform},
+    reset::MsiIndex,
+};
 use iommu::Iommu;
 use kernel::{iommu::device::Registration, str::CString};
 use mmio::Regs;
@@ -100,6 +103,41 @@ kernel::platform_device_table!(
     <ArmSmmuV3 as platform::Driver>::IdInfo,
     [(platform::DeviceId::new(firmware::IORT_NAME), ())]
 );
+
+/// Allocates the SMMU's MSIs when it can signal with them and the firmware
+/// gives it an MSI controller (`arm_smmu_setup_msis()`), with the SMMU's
+/// interrupts stopped (IRQ_CFG0-2 may only change while they are), until
+/// the caller has registered its handlers. Whether MSIs are used; if not,
+/// the wired interrupts are.
+fn setup_msis(pdev: &platform::Device<Bound>, smmu: &Arc<Smmu>) -> bool {
+    let dev: &Device = pdev.as_ref();
+    if !smmu.info.features.contains(regs::Features::MSI) {
+        return false;
+    }
+    if !pdev.has_msi_domain() {
+        dev_info!(dev, "msi_domain absent - falling back to wired irqs\n");
+        return false;
+    }
+    if !smmu.set_irqs(false) {
+        return false;
+    }
+    let nvec = hw::reset::msi_vectors(smmu.info.features);
+    match pdev.alloc_msis(nvec, smmu.clone()) {
+        Ok(()) => {
+            dev_info!(dev, "using {} MSIs\n", nvec);
+            true
+        }
+        Err(e) => {
+            dev_warn!(
+                dev,
+                "failed to allocate MSIs ({:?}) - falling back to wired irqs\n",
+                e
+            );
+            smmu.set_irqs(true);
+            false
+        }
+    }
+}
 
 /// The registration of an interrupt, or `None` with C's warning if it could
 /// not be requested (`arm_smmu_setup_unique_irqs()`): the SMMU works
@@ -282,59 +320,73 @@ impl ArmSmmuV3 {
         } else {
             None
         };
-        let evtq_irq = if !combined && pdev.optional_irq_by_name(c"eventq").is_ok() {
+        // Server SMMUs without wired interrupts signal through MSIs
+        // (`arm_smmu_setup_msis()`); the others use the named lines.
+        let msis = !combined && setup_msis(pdev, &smmu);
+        let source = |idx: MsiIndex| {
+            if combined {
+                None
+            } else if msis {
+                pdev.msi_irq(idx.vector()).ok()
+            } else {
+                pdev.optional_irq_by_name(idx.wired_name()).ok()
+            }
+        };
+        let evtq_irq = source(MsiIndex::Evtq).and_then(|req| {
             let handler = Ok::<_, Error>(EventHandler { smmu: smmu.clone() });
             // SAFETY: The registration is kept in the driver's device data,
             // which the driver core drops on unbind; it is never leaked.
             let reg = unsafe {
-                pdev.request_threaded_irq_by_name(
+                irq::ThreadedRegistration::new(
+                    req,
                     irq::Flags::ONESHOT,
-                    c"eventq",
                     c"arm-smmu-v3-rs-evtq",
                     handler,
                 )
             };
             request_or_warn(dev, "evtq", KBox::pin_init(reg, GFP_KERNEL))
-        } else {
-            None
-        };
-        let gerror_irq = if !combined && pdev.optional_irq_by_name(c"gerror").is_ok() {
+        });
+        let gerror_irq = source(MsiIndex::Gerror).and_then(|req| {
             let handler = Ok::<_, Error>(GerrorHandler { smmu: smmu.clone() });
             // SAFETY: As for the event queue interrupt.
             let reg = unsafe {
-                pdev.request_irq_by_name(
+                irq::Registration::new(
+                    req,
                     irq::Flags::TRIGGER_NONE,
-                    c"gerror",
                     c"arm-smmu-v3-rs-gerror",
                     handler,
                 )
             };
             request_or_warn(dev, "gerror", KBox::pin_init(reg, GFP_KERNEL))
-        } else {
-            None
-        };
-        let priq_irq = if !combined && smmu.priq.is_some() && pdev.optional_irq_by_name(c"priq").is_ok()
-        {
-            let handler = Ok::<_, Error>(PriHandler { smmu: smmu.clone() });
-            // SAFETY: As for the event queue interrupt.
-            let reg = unsafe {
-                pdev.request_threaded_irq_by_name(
-                    irq::Flags::ONESHOT,
-                    c"priq",
-                    c"arm-smmu-v3-rs-priq",
-                    handler,
-                )
-            };
-            request_or_warn(dev, "priq", KBox::pin_init(reg, GFP_KERNEL))
-        } else {
-            if smmu.priq.is_some() && !combined {
+        });
+        let priq_irq = if smmu.priq.is_some() {
+            let reg = source(MsiIndex::Priq).and_then(|req| {
+                let handler = Ok::<_, Error>(PriHandler { smmu: smmu.clone() });
+                // SAFETY: As for the event queue interrupt.
+                let reg = unsafe {
+                    irq::ThreadedRegistration::new(
+                        req,
+                        irq::Flags::ONESHOT,
+                        c"arm-smmu-v3-rs-priq",
+                        handler,
+                    )
+                };
+                request_or_warn(dev, "priq", KBox::pin_init(reg, GFP_KERNEL))
+            });
+            if reg.is_none() && !combined {
                 dev_warn!(
                     dev,
                     "no priq interrupt: PRI requests will not be answered\n"
                 );
             }
+            reg
+        } else {
             None
         };
+        if msis {
+            // The handlers are in place: signal again.
+            smmu.set_irqs(true);
+        }
         match (evtq_irq.is_some(), gerror_irq.is_some()) {
             _ if combined => {}
             (true, true) => {}

@@ -207,6 +207,17 @@ impl Smmu {
         }
     }
 
+    /// Stops (`on` false) or starts the SMMU's interrupts (IRQ_CTRL);
+    /// whether the SMMU acknowledged.
+    pub(crate) fn set_irqs(&self, on: bool) -> bool {
+        reset::set_irq_ctrl(
+            &self.dev,
+            &self.regs,
+            &self.cmdq,
+            on.then_some(self.info.features),
+        )
+    }
+
     /// Disables the SMMU (CR0 = 0) and refuses later commands, at reboot,
     /// power-off or kexec (`arm_smmu_device_shutdown()`). GBPA is left as
     /// firmware set it, as C leaves it.
@@ -315,7 +326,10 @@ fn install_rmr_bypass(dev: &Device<Bound>, strtab: &StreamTable, caps: &SteCaps)
         lost |= sids.push(sid, GFP_KERNEL).is_err();
     });
     if lost {
-        dev_err!(dev, "out of memory for the RMR StreamIDs: some will not bypass\n");
+        dev_err!(
+            dev,
+            "out of memory for the RMR StreamIDs: some will not bypass\n"
+        );
     }
     let bypass = Ste::bypass(caps);
     for sid in sids {
@@ -378,5 +392,12 @@ impl Drop for Smmu {
         // behind the SMMU, which no domain was attached to, come up
         // untranslated after the deferred-probe timeout instead of aborting.
         self.disable();
+    }
+}
+
+/// The MSI controller's messages go into the SMMU's IRQ_CFG registers.
+impl kernel::platform_msi::MsiWriter for Smmu {
+    fn write_msi_msg(&self, index: u32, msg: kernel::platform_msi::MsiMsg) {
+        reset::write_msi_msg(&self.dev, &self.regs, &self.cmdq, index, msg)
     }
 }

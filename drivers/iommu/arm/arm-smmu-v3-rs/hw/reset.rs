@@ -518,6 +518,52 @@ pub enum MsiIndex {
     Priq,
 }
 
+impl MsiIndex {
+    /// The vectors in the order C allocates them: the index of each is its
+    /// MSI vector.
+    pub const ALL: [MsiIndex; 3] = [MsiIndex::Evtq, MsiIndex::Gerror, MsiIndex::Priq];
+
+    /// The MSI vector (`msi_desc::msi_index`) of this source.
+    pub const fn vector(self) -> u32 {
+        match self {
+            MsiIndex::Evtq => 0,
+            MsiIndex::Gerror => 1,
+            MsiIndex::Priq => 2,
+        }
+    }
+
+    /// The source MSI vector `v` signals, if any.
+    pub const fn from_vector(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(MsiIndex::Evtq),
+            1 => Some(MsiIndex::Gerror),
+            2 => Some(MsiIndex::Priq),
+            _ => None,
+        }
+    }
+
+    /// The name of this source's wired interrupt in the firmware
+    /// (`interrupt-names` of the DT binding).
+    pub const fn wired_name(self) -> &'static core::ffi::CStr {
+        match self {
+            MsiIndex::Evtq => c"eventq",
+            MsiIndex::Gerror => c"gerror",
+            MsiIndex::Priq => c"priq",
+        }
+    }
+}
+
+/// How many MSIs an SMMU with `f` needs: the event queue and global
+/// errors, and the PRI queue when it has PRI (the command queue's is not
+/// used, as in C).
+pub const fn msi_vectors(f: Features) -> u32 {
+    if f.contains(Features::PRI) {
+        3
+    } else {
+        2
+    }
+}
+
 /// The writes of `arm_smmu_write_msi_msg()` for `idx`: the doorbell
 /// address (bits 51:2) to CFG0, the data to CFG1, Device-nGnRE to CFG2.
 pub const fn msi_writes(idx: MsiIndex, doorbell: u64, data: u32) -> [Step; 3] {
@@ -692,6 +738,16 @@ pub mod tests {
                 Step::Write32 { off: 0x74, val: 1 },
             ]
         );
+        // Vectors in C's order (`enum arm_smmu_msi_index`), each one
+        // programming its own source's registers.
+        for (v, idx) in MsiIndex::ALL.iter().enumerate() {
+            check_eq!(idx.vector(), v as u32);
+            check!(MsiIndex::from_vector(v as u32) == Some(*idx));
+        }
+        check!(MsiIndex::from_vector(3).is_none());
+        check!(MsiIndex::from_vector(u32::MAX).is_none());
+        check_eq!(msi_vectors(Features::default()), 2u32);
+        check_eq!(msi_vectors(Features::PRI.with(Features::MSI)), 3u32);
         check!(msi_writes(MsiIndex::Evtq, 0, 0)[1] == Step::Write32 { off: 0xb8, val: 0 });
         check!(msi_writes(MsiIndex::Priq, 0, 0)[2] == Step::Write32 { off: 0xdc, val: 1 });
         // Page 1 registers, and their page-0 aliases.
