@@ -18,6 +18,7 @@ pub mod cmd;
 pub mod event;
 pub mod invs;
 pub mod iort;
+pub mod lu;
 pub mod pri;
 pub mod queue;
 pub mod regs;

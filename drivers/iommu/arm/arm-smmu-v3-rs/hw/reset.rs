@@ -204,6 +204,9 @@ pub struct ResetOptions {
     pub page0_regs_only: bool,
     /// A kdump kernel: the event and PRI queues stay disabled.
     pub kdump: bool,
+    /// Live update: adopt the SMMU the previous kernel left enabled with
+    /// its stream table ([`crate::hw::lu`]) instead of resetting it.
+    pub adopt: bool,
 }
 
 impl ResetOptions {
@@ -215,6 +218,7 @@ impl ResetOptions {
             combined_irq: false,
             page0_regs_only: false,
             kdump: false,
+            adopt: false,
         }
     }
 }
@@ -304,6 +308,8 @@ pub enum ResetError {
     Strtab(StrtabError),
     /// The SMMU has PRI but no PRI queue was given.
     NoPriq,
+    /// Adoption was asked for an SMMU that is not enabled.
+    AdoptDisabled,
 }
 
 /// Most steps a plan has.
@@ -409,6 +415,12 @@ pub fn plan(
     };
 
     let enabled = opts.cr0 & cr0::SMMUEN != 0;
+    if opts.adopt {
+        if !enabled {
+            return Err(ResetError::AdoptDisabled);
+        }
+        return Ok(adopt_plan(f, cmdq, evtq, priq, opts));
+    }
     if enabled {
         p.push(Step::Warn("SMMU currently enabled! Resetting..."));
     }
@@ -468,6 +480,68 @@ pub fn plan(
         cr0_sync(&mut p, enables, "failed to enable ATS check");
     }
 
+    irq_steps(&mut p, f, opts);
+
+    if opts.kdump {
+        enables &= !(cr0::EVTQEN | cr0::PRIQEN);
+    }
+    enables |= cr0::SMMUEN;
+    cr0_sync(&mut p, enables, "failed to enable SMMU interface");
+    Ok(p)
+}
+
+/// The steps of adopting an SMMU the previous kernel left translating
+/// (live update). Updating STRTAB_BASE, CR1 or CR2 while SMMUEN is set is
+/// CONSTRAINED UNPREDICTABLE, and clearing SMMUEN would stop the preserved
+/// devices' DMA, so the stream table, CR1, CR2 and GBPA are never written
+/// and SMMUEN and ATSCHK stay as found:
+///
+/// 1. CR0 = SMMUEN|ATSCHK as found, if any queue was still enabled;
+/// 2. command queue base/prod/cons, + CMDQEN;
+/// 3. CFGI_ALL, TLBI_EL2_ALL (with HYP), TLBI_NSNH_ALL, each synced: the
+///    SMMU's caches may hold entries the previous kernel changed last;
+/// 4. event queue, + EVTQEN; PRI queue, + PRIQEN (with PRI);
+/// 5. interrupts, as in [`plan`].
+fn adopt_plan(
+    f: Features,
+    cmdq: u64,
+    evtq: u64,
+    priq: Option<u64>,
+    opts: &ResetOptions,
+) -> ResetPlan {
+    let p0 = opts.page0_regs_only;
+    let mut p = ResetPlan::new();
+    let cr0_sync = |p: &mut ResetPlan, val: u32, msg: &'static str| {
+        p.write_sync(off::CR0, off::CR0ACK, val, OnTimeout::Fail(msg));
+    };
+    let keep = opts.cr0 & (cr0::SMMUEN | cr0::ATSCHK);
+    if opts.cr0 != keep {
+        cr0_sync(&mut p, keep, "failed to stop the queues");
+    }
+    p.queue(QueueKind::Cmd, cmdq, p0);
+    let mut enables = keep | cr0::CMDQEN;
+    cr0_sync(&mut p, enables, "failed to enable command queue");
+    for cmd in [Cmd::CfgiAll, Cmd::TlbiEl2All, Cmd::TlbiNsnhAll] {
+        if cmd == Cmd::TlbiEl2All && !f.contains(Features::HYP) {
+            continue;
+        }
+        p.push(Step::Command { cmd, sync: true });
+    }
+    p.queue(QueueKind::Evt, evtq, p0);
+    enables |= cr0::EVTQEN;
+    cr0_sync(&mut p, enables, "failed to enable event queue");
+    if let Some(priq) = priq {
+        p.queue(QueueKind::Pri, priq, p0);
+        enables |= cr0::PRIQEN;
+        cr0_sync(&mut p, enables, "failed to enable PRI queue");
+    }
+    irq_steps(&mut p, f, opts);
+    p
+}
+
+/// `arm_smmu_setup_irqs()`: IRQ_CTRL = 0, clear the MSI addresses, set up
+/// interrupts, IRQ_CTRL = enables.
+fn irq_steps(p: &mut ResetPlan, f: Features, opts: &ResetOptions) {
     p.write_sync(
         off::IRQ_CTRL,
         off::IRQ_CTRLACK,
@@ -484,7 +558,7 @@ pub fn plan(
             off: off::EVTQ_IRQ_CFG0,
             val: 0,
         });
-        if pri {
+        if f.contains(Features::PRI) {
             p.push(Step::Write64 {
                 off: off::PRIQ_IRQ_CFG0,
                 val: 0,
@@ -498,13 +572,6 @@ pub fn plan(
         irq_ctrl_value(f),
         OnTimeout::Warn("failed to enable irqs"),
     );
-
-    if opts.kdump {
-        enables &= !(cr0::EVTQEN | cr0::PRIQEN);
-    }
-    enables |= cr0::SMMUEN;
-    cr0_sync(&mut p, enables, "failed to enable SMMU interface");
-    Ok(p)
 }
 
 /// The interrupt sources that may use an MSI (`enum arm_smmu_msi_index`).
@@ -1090,6 +1157,10 @@ pub mod tests {
         pub n_cmds: usize,
         pub irqs_set_up: u32,
         pub violation: Option<&'static str>,
+        /// CR0 writes that cleared SMMUEN while it was set.
+        pub smmuen_cleared: u32,
+        /// GBPA writes.
+        pub gbpa_writes: u32,
         pub n_err: u32,
         pub n_warn: u32,
         pub last_log: &'static str,
@@ -1105,6 +1176,8 @@ pub mod tests {
                 n_cmds: 0,
                 irqs_set_up: 0,
                 violation: None,
+                smmuen_cleared: 0,
+                gbpa_writes: 0,
                 n_err: 0,
                 n_warn: 0,
                 last_log: "",
@@ -1171,10 +1244,16 @@ pub mod tests {
 
         fn write32(&mut self, off: usize, val: u32) {
             self.check_write(off);
+            if off == off::GBPA {
+                self.gbpa_writes += 1;
+            }
             self.set(off, u64::from(val));
             match off {
                 off::CR0 => {
                     let v = u64::from(val);
+                    if self.ack() & cr0::SMMUEN != 0 && val & cr0::SMMUEN == 0 {
+                        self.smmuen_cleared += 1;
+                    }
                     if val & cr0::CMDQEN != 0 {
                         self.violate(self.get(off::CMDQ_BASE) == 0, "CMDQEN without base");
                     }
@@ -1288,6 +1367,73 @@ pub mod tests {
         let mut hw = FakeSmmu::new(1, 0);
         check!(execute(&[Step::Write32 { off: 0x28, val: 0 }], &mut hw).is_ok());
         check!(hw.violation.is_some());
+        Ok(())
+    }
+
+    /// Live update: adopting an SMMU the previous kernel left enabled
+    /// never clears SMMUEN, never writes GBPA, CR1, CR2 or the stream
+    /// table registers, and only programs the queues (stopping any still
+    /// running first), invalidates the caches and sets up the interrupts.
+    /// The normal reset of the same SMMU does what adoption must not.
+    pub fn reset_adopt_keeps_the_smmu_enabled() -> TestResult {
+        let info = qemu_info(IDR0_PRI_ATS_HYP, true)?;
+        let m = mem(&info)?;
+        let found = cr0::SMMUEN | cr0::ATSCHK;
+        let old_strtab = 0x4000_0000_7000_0000u64;
+        let fresh = |cr0: u32| {
+            let mut hw = FakeSmmu::new(cr0, 0);
+            hw.set(off::STRTAB_BASE, old_strtab);
+            hw.set(off::STRTAB_BASE_CFG, 0x1_0210);
+            hw.set(off::CR1, 0xd75);
+            hw.set(off::CR2, 0x7);
+            hw
+        };
+        for left in [found, found | cr0::CMDQEN | cr0::EVTQEN] {
+            let opts = ResetOptions {
+                adopt: true,
+                ..ResetOptions::c_default(left)
+            };
+            let p = ok_plan(&info, &m, &opts)?;
+            let mut hw = fresh(left);
+            check!(execute(p.steps(), &mut hw).is_ok());
+            check!(hw.violation.is_none());
+            check_eq!(hw.smmuen_cleared, 0u32);
+            check_eq!(hw.gbpa_writes, 0u32);
+            check_eq!(hw.get(off::STRTAB_BASE), old_strtab);
+            check_eq!(hw.get(off::STRTAB_BASE_CFG), 0x1_0210u64);
+            check_eq!(hw.get(off::CR1), 0xd75u64);
+            check_eq!(hw.get(off::CR2), 0x7u64);
+            check_eq!(hw.get(off::CR0ACK), 0x1fu64);
+            check_eq!(hw.get(off::CMDQ_BASE), 0x4000_0000_4010_0008u64);
+            check_eq!(hw.get(off::EVTQ_BASE), 0x4000_0000_4020_0007u64);
+            check_eq!(hw.get(off::PRIQ_BASE), 0x4000_0000_4030_0006u64);
+            check_eq!(hw.n_cmds, 3usize);
+            check!(
+                hw.cmds[..3]
+                    == [
+                        (Opcode::CfgiSteRange as u8, true),
+                        (Opcode::TlbiEl2All as u8, true),
+                        (Opcode::TlbiNsnhAll as u8, true)
+                    ]
+            );
+            check_eq!(hw.irqs_set_up, 1u32);
+            check_eq!(hw.get(off::IRQ_CTRL), 0x7u64);
+            check_eq!(hw.n_warn, 0u32);
+        }
+        // The normal reset of that SMMU clears SMMUEN, sets GBPA.ABORT and
+        // moves the stream table: what would stop the preserved DMA.
+        let p = ok_plan(&info, &m, &ResetOptions::c_default(found))?;
+        let mut hw = fresh(found);
+        check!(execute(p.steps(), &mut hw).is_ok());
+        check_eq!(hw.smmuen_cleared, 1u32);
+        check_eq!(hw.gbpa_writes, 1u32);
+        check!(hw.get(off::STRTAB_BASE) != old_strtab);
+        // A disabled SMMU has nothing to adopt.
+        let opts = ResetOptions {
+            adopt: true,
+            ..ResetOptions::c_default(0)
+        };
+        check!(plan(&info, &m, &opts) == Err(ResetError::AdoptDisabled));
         Ok(())
     }
 

@@ -217,6 +217,9 @@ macro_rules! for_each_case {
             reset::reset_rejects_bad_memory,
             reset::reset_fake_smmu_final_state,
             reset::reset_fake_smmu_timeouts,
+            lu::lu_record_round_trip,
+            lu::lu_record_refusals,
+            reset::reset_adopt_keeps_the_smmu_enabled,
             pri::pri_known_answers,
             pri::pri_not_last_no_response,
         }
