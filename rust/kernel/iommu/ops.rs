@@ -339,6 +339,15 @@ pub trait IommuOps: Sized + Send + Sync {
         build_error!(crate::error::VTABLE_DEFAULT_ERROR)
     }
 
+    /// Whether `dev`'s default domain is attached only when it is first
+    /// used for DMA, not when the device is probed
+    /// (`iommu_ops::is_attach_deferred`): until then its translation stays
+    /// as the IOMMU found it (handed over by a previous kernel, for
+    /// example).
+    fn is_attach_deferred(&self, _dev: &Device, _master: Pin<&Self::Master>) -> bool {
+        build_error!(crate::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// Makes `dev`'s DMA bypass translation; implementing it provides the
     /// static identity domain (`iommu_ops::identity_domain`).
     fn attach_identity(&self, _dev: &Device, _master: Pin<&Self::Master>) -> Result {
@@ -537,6 +546,11 @@ impl<T: IommuOps> Adapter<T> {
             } else {
                 None
             },
+            is_attach_deferred: if T::HAS_IS_ATTACH_DEFERRED {
+                Some(Self::is_attach_deferred_cb)
+            } else {
+                None
+            },
             owner: crate::module::this_module::<T::OwnerModule>().as_ptr(),
             identity_domain: identity,
             blocked_domain: blocked,
@@ -690,6 +704,13 @@ impl<T: IommuOps> Adapter<T> {
             Some(t) => t.0 as c_int,
             None => 0,
         }
+    }
+
+    extern "C" fn is_attach_deferred_cb(dev: *mut bindings::device) -> bool {
+        // SAFETY: The core asks right after `probe_device` succeeded (the
+        // master is set), and later only for probed devices.
+        let p = unsafe { Self::probed(dev) };
+        p.reg.data().is_attach_deferred(p.dev, p.master)
     }
 
     extern "C" fn capable_cb(dev: *mut bindings::device, cap: bindings::iommu_cap) -> bool {
