@@ -39,7 +39,7 @@ edu=$REPO/tools/testing/arm-smmu-v3-rs/edu
 mkdir -p "$CACHE/edu"
 make -s -C "$KBUILD" "${KMAKE_VARS[@]}" M="$edu" MO="$CACHE/edu" modules >"$BUILD/edu.log" 2>&1 ||
 	{ cat "$BUILD/edu.log"; die "edu test module build failed"; }
-cp "$CACHE/edu/smmu_edu_fault.ko" "$BUILD/"
+cp "$CACHE/edu/smmu_edu_fault.ko" "$CACHE/edu/smmu_lu_edu.ko" "$BUILD/"
 aarch64-linux-gnu-gcc -static -O2 -D__EXPORTED_HEADERS__ -I"$WORKTREE/include/uapi" \
 	-o "$BUILD/dma_map_benchmark" "$WORKTREE/tools/dma/dma_map_benchmark.c" ||
 	die "building dma_map_benchmark failed: is gcc-aarch64-linux-gnu installed (scripts/setup.sh)?"
@@ -47,7 +47,7 @@ for t in kexec/kexec_file fault/fail_nth_write; do
 	aarch64-linux-gnu-gcc -static -O2 -Wall -o "$BUILD/${t#*/}" \
 		"$REPO/tools/testing/arm-smmu-v3-rs/$t.c" || die "building ${t#*/} failed"
 done
-echo "build: $BUILD/Image, $BUILD/arm_smmu_v3_rs.ko, $BUILD/smmu_edu_fault.ko, $BUILD/dma_map_benchmark, $BUILD/kexec_file, $BUILD/fail_nth_write"
+echo "build: $BUILD/Image, $BUILD/arm_smmu_v3_rs.ko, $BUILD/smmu_edu_fault.ko, $BUILD/smmu_lu_edu.ko, $BUILD/dma_map_benchmark, $BUILD/kexec_file, $BUILD/fail_nth_write"
 
 # The server kernel: UEFI + ACPI, 64K pages, both drivers as modules, and
 # the edu test module built for it.
@@ -66,4 +66,4 @@ mkdir -p "$CACHE/edu-debug"
 make -s -C "$CACHE/kbuild-debug" "${KMAKE_VARS[@]}" M="$edu" MO="$CACHE/edu-debug" modules \
 	>"$BUILD/debug/edu.log" 2>&1 ||
 	{ cat "$BUILD/debug/edu.log"; die "edu test module build for the debug kernel failed"; }
-cp "$CACHE/edu-debug/smmu_edu_fault.ko" "$BUILD/debug/"
+cp "$CACHE/edu-debug/smmu_edu_fault.ko" "$CACHE/edu-debug/smmu_lu_edu.ko" "$BUILD/debug/"

@@ -303,8 +303,9 @@ last_enable() {
 	echo "$l"
 }
 for d in c rs; do
+	# lu-plain: KHO on, nothing preserved: the SMMU is disabled as usual.
 	run --driver "$d" --name "$d-kexec" --kexec --file "$BUILD/kexec_file" --trace smmuv3_write_mmio \
-		"${DISKS[@]}" --append domain=DMA --timeout 180 kexec
+		"${DISKS[@]}" --append domain=DMA --append kho=on --timeout 180 kexec
 	# Whether the first kernel's shutdown disabled the SMMU is checked by
 	# the second kernel: its probe did not find it enabled.
 	selected "$d-kexec" && echo "INFO kexec $d CR0 writes: $(cr0 "$d-kexec")"
@@ -316,6 +317,66 @@ for d in c rs; do
 	expect "kdump/$d-queues-off" '[ -n "$last" ] && [ $((last & 6)) -eq 0 ]' \
 		"crash kernel's enable: CR0 ${last:-none} (all writes: $w)" "$d-kdump"
 done
+
+# 10b. Live update (KHO, kho=on in both kernels): edu keeps DMAing through
+# its mapping across a kexec into the same kernel (guest scenario lu.sh),
+# at stage 1 and stage 2, then gets a new domain (the preserved tables are
+# freed); C is the negative control. The disk is not preserved.
+LU=(--kexec --file "$BUILD/kexec_file" --file "$BUILD/smmu_lu_edu.ko" --trace smmuv3_write_mmio
+	"${EDU[@]}" --disk vda=64 --append kho=on --append disks=vda --timeout 180)
+run --driver rs --name rs-lu-edu "${LU[@]}" --append lu_driver=rs --append lu_release=1 lu
+run --driver rs --name rs-lu-edu-s2 "${S2[@]}" "${LU[@]}" --append lu_driver=rs --append lu_release=1 lu
+run --driver c --name c-lu-edu "${LU[@]}" --append lu_driver=c lu
+# mmio NAME OFF: the values written to register OFF, in order.
+mmio() { sed -n "s/.*smmuv3_write_mmio addr: $2 val:\(0x[0-9a-f]*\) .*/\1/p" "$BUILD/qemu-$1.trace" 2>/dev/null | paste -sd' '; }
+# after_enable CR0S: the writes after the first with SMMUEN set.
+after_enable() {
+	local v on=
+	for v in $1; do
+		[ -n "$on" ] && echo "$v"
+		[ $((v & 1)) -eq 1 ] && on=1
+	done | paste -sd' '
+}
+# ts RUN PATTERN: the kernel timestamp of the first log line matching.
+ts() { grep -m1 "$2" "$BUILD/qemu-$1.log" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'; }
+# lu_checks RUN: what the trace and the log of a live-update run show.
+lu_checks() {
+	local r=$1 w live off st gb ev ab kept rel want t1 t2 t3
+	selected "$r" || return 0
+	# Up to the new kernel's own power-off (the last write, CR0 = 0).
+	w=$(cr0 "$r")
+	live=$(after_enable "${w% *}")
+	off=$(for v in $live; do [ $((v & 1)) -eq 0 ] && echo "$v"; done | paste -sd' ')
+	expect "lu/$r.smmuen_never_cleared" '[ -n "$live" ] && [ -z "$off" ]' "CR0 writes: $w" "$r"
+	st=$(mmio "$r" 0x80)
+	expect "lu/$r.strtab_base_once" '[ "$(wc -w <<<"$st")" -eq 1 ]' "STRTAB_BASE writes: $st" "$r"
+	gb=$(for v in $(mmio "$r" 0x44); do [ $((v & 0x100000)) -ne 0 ] && echo "$v"; done | paste -sd' ')
+	expect "lu/$r.gbpa_never_abort" '[ -z "$gb" ]' "GBPA writes: $(mmio "$r" 0x44)" "$r"
+	ev=$(grep -m1 -E 'event 0x[0-9a-f]+ ' "$BUILD/qemu-$r.log")
+	expect "lu/$r.no_fault" '[ -z "$ev" ]' "${ev:-no SMMU event in either kernel}" "$r"
+	# The disk's StreamID was set to abort across the kexec.
+	ab=$(sed -n 's/.*live update: .* \([0-9]*\) StreamIDs set to abort.*/\1/p' "$BUILD/qemu-$r.log" | head -1)
+	expect "lu/$r.others_abort" '[ -n "$ab" ] && [ "$ab" -ge 1 ]' "${ab:-no} StreamIDs set to abort" "$r"
+	# lu-release: the new kernel frees every preserved page but the
+	# stream table's, which it keeps using.
+	kept=$(sed -n 's/.*live update: .* \([0-9]*\) pages preserved, \([0-9]*\) of the stream table.*/\1 \2/p' "$BUILD/qemu-$r.log" | head -1)
+	rel=$(sed -n 's/.*live update: released \([0-9]*\) preserved pages.*/\1/p' "$BUILD/qemu-$r.log" | head -1)
+	want=$([ -n "$kept" ] && echo $(( ${kept% *} - ${kept#* } )))
+	expect "lu/$r.released_all" '[ -n "$rel" ] && [ "$rel" = "$want" ]' \
+		"released ${rel:-none} of ${kept% *} preserved pages (${kept#* } are the stream table's)" "$r"
+	# From reboot(KEXEC) to the first translated DMA in the new kernel:
+	# the old kernel's shutdown (its clock) plus the new one's boot (its
+	# clock restarts at zero).
+	t1=$(ts "$r" 'kexec_file: reboot'); t2=$(ts "$r" 'Starting new kernel'); t3=$(ts "$r" 'first DMA after kexec')
+	[ -n "$t1" ] && [ -n "$t2" ] && [ -n "$t3" ] &&
+		echo "INFO lu $r: reboot(KEXEC) to first translated DMA $(awk "BEGIN { print $t2 - $t1 + $t3 }") s (shutdown $(awk "BEGIN { print $t2 - $t1 }") s, new kernel $t3 s)"
+}
+lu_checks rs-lu-edu
+lu_checks rs-lu-edu-s2
+if selected c-lu-edu; then
+	w=$(cr0 c-lu-edu)
+	echo "INFO lu c-lu-edu: CR0 writes $w; STRTAB_BASE writes $(mmio c-lu-edu 0x80)"
+fi
 
 # 11. Firmware the drivers refuse, as C does.
 for v in iommu-cells-2 sid-alias; do
@@ -368,6 +429,14 @@ done
 # caches, one disk (every page-table update is a checked DMA API sync);
 # the KUnit suites under the checkers, then fault injection over the
 # attach path and during DMA; command-queue stress with 8 entries.
+# Live update on the debug kernel: adoption and release under lockdep and
+# KASAN, and kmemleak once the preserved tables are freed.
+# KASAN's shadow is allocated early, from KHO's scratch: sized here.
+run --driver rs --name rs-debug-lu "${DBG[@]}" --mem 1G --append kho_scratch=384M,0,64M --kexec --file "$BUILD/kexec_file" \
+	--file "$BUILD/debug/smmu_lu_edu.ko" "${EDU[@]}" --disk nvme0=32 --append kho=on \
+	--append disks=nvme0n1 --append lu_driver=rs --append lu_release=1 --append kmemleak=1 \
+	--trace smmuv3_write_mmio lu
+lu_checks rs-debug-lu
 run --driver rs --name rs-debug-s2-noncoherent "${DBG[@]}" "${S2[@]}" \
 	--dtb "$dtbs/noncoherent-s2.dtb" --disk nvme0=32 --append domain=DMA --append parts=dma multi
 run --driver rs --name rs-debug-faults "${DBG[@]}" --file "$BUILD/fail_nth_write" "${DBG_DISKS[@]}" \

@@ -16,11 +16,13 @@
 //! `arm_smmu_v3_rs.disable=1` keeps this one out.
 
 use kernel::{
+    debugfs,
     device::{Bound, Core, Device},
     dma::{Device as _, DmaMask},
     irq, of, platform,
     prelude::*,
     sync::Arc,
+    uaccess::UserSliceReader,
 };
 
 mod cdtab;
@@ -32,6 +34,7 @@ pub mod hw;
 #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
 mod hw_kunit;
 mod iommu;
+mod lu;
 mod mmio;
 mod reset;
 mod smmu;
@@ -55,9 +58,10 @@ use smmu::Smmu;
 
 /// Page order of the largest queue the kernel can allocate (`Q_MAX_SZ_SHIFT`
 /// less `PAGE_SHIFT` in the C driver).
-#[cfg(CONFIG_CMA)]
+// `CMA_ALIGNMENT` exists only with `DMA_CMA` (C tests the option itself).
+#[cfg(CONFIG_DMA_CMA)]
 const Q_MAX_ORDER: u32 = kernel::bindings::CONFIG_CMA_ALIGNMENT;
-#[cfg(not(CONFIG_CMA))]
+#[cfg(not(CONFIG_DMA_CMA))]
 const Q_MAX_ORDER: u32 = kernel::bindings::MAX_PAGE_ORDER;
 
 /// The platform driver for `arm,smmu-v3` DT nodes and the `arm-smmu-v3`
@@ -89,6 +93,12 @@ struct SmmuData<'bound> {
     _priq_irq: Option<Pin<KBox<irq::ThreadedRegistration<'bound, PriHandler>>>>,
     #[pin]
     iommu: Registration<'bound, Iommu>,
+    /// `preserve`: live update requests ([`lu`]); dropped before its
+    /// directories.
+    #[pin]
+    _preserve: debugfs::File<Arc<Smmu>>,
+    _debugfs_smmu: debugfs::Dir,
+    _debugfs: debugfs::Dir,
     _shutdown: Shutdown,
 }
 
@@ -137,6 +147,17 @@ fn setup_msis(pdev: &platform::Device<Bound>, smmu: &Arc<Smmu>) -> bool {
             false
         }
     }
+}
+
+/// A write to the debugfs file `preserve`: the name of a device whose
+/// translation is to survive the next kexec ([`Smmu::request_preservation`]).
+fn preserve_write(smmu: &Arc<Smmu>, reader: &mut UserSliceReader) -> Result {
+    let mut buf = [0u8; 64];
+    let len = reader.len();
+    let buf = buf.get_mut(..len).ok_or(EINVAL)?;
+    reader.read_slice(buf)?;
+    let name = core::str::from_utf8(buf).map_err(|_| EINVAL)?.trim();
+    smmu.request_preservation(name)
 }
 
 /// The registration of an interrupt, or `None` with C's warning if it could
@@ -200,9 +221,14 @@ impl platform::Driver for ArmSmmuV3 {
     }
 
     /// Reboot, power-off or kexec: the SMMU stops translating and fetching
-    /// (CR0 = 0), as `arm_smmu_device_shutdown()` does.
+    /// (CR0 = 0), as `arm_smmu_device_shutdown()` does; at a kexec with a
+    /// live-update request it keeps translating for the preserved devices
+    /// with its queues stopped ([`lu`]).
     fn shutdown<'bound>(_pdev: &'bound platform::Device<Core<'_>>, this: Pin<&SmmuData<'bound>>) {
-        this._shutdown.0.disable();
+        let smmu = &this._shutdown.0;
+        if !smmu.shutdown_preserving() {
+            smmu.disable();
+        }
     }
 }
 
@@ -304,7 +330,10 @@ impl ArmSmmuV3 {
         let name = CString::try_from_fmt(fmt!("smmu3.{:#x}", start))?;
         // Cavium ThunderX2: one interrupt for events, PRI and global errors.
         let combined = pdev.optional_irq_by_name(c"combined").is_ok();
-        let smmu = Arc::new(Smmu::new(dev, regs, info, &plat, combined)?, GFP_KERNEL)?;
+        let smmu = Arc::new(
+            Smmu::new(dev, regs, info, &plat, combined, start)?,
+            GFP_KERNEL,
+        )?;
         let combined_irq = if combined {
             let handler = Ok::<_, Error>(CombinedHandler { smmu: smmu.clone() });
             // SAFETY: As for the event queue interrupt below.
@@ -400,6 +429,8 @@ impl ArmSmmuV3 {
                 "no gerror interrupt: global errors will not be reported\n"
             ),
         }
+        let debugfs = debugfs::Dir::new(c"arm_smmu_v3_rs");
+        let debugfs_smmu = debugfs.subdir(dev.name());
         Ok(try_pin_init!(SmmuData {
             _combined_irq: combined_irq,
             _evtq_irq: evtq_irq,
@@ -410,6 +441,9 @@ impl ArmSmmuV3 {
             iommu <- unsafe {
                 Registration::new(dev, &name, &iommu::STATICS, Ok::<_, Error>(Iommu { smmu: smmu.clone() }))
             },
+            _preserve <- debugfs_smmu.write_callback_file(c"preserve", smmu.clone(), &preserve_write),
+            _debugfs_smmu: debugfs_smmu,
+            _debugfs: debugfs,
             _shutdown: Shutdown(smmu),
             _: {
                 // The devices present at boot are attached by now.

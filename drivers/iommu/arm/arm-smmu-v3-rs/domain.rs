@@ -234,6 +234,30 @@ impl Target<'_> {
     }
 }
 
+impl Smmu {
+    /// Invalidates every TLB entry of `tag`, and waits.
+    pub(crate) fn flush_tag(&self, tag: Tag) {
+        let e2h = self.info.features.contains(Features::E2H);
+        let inv = match tag {
+            Tag::Asid(a) => Inv::s1_asid(THIS_SMMU, a, 12, e2h),
+            Tag::Vmid(v) => Inv::s2_vmid(THIS_SMMU, v, 12),
+        };
+        if let Some(cmd) = inv.flush_tag_cmd() {
+            if let Err(e) = self.issue(&[cmd], true) {
+                dev_err!(self.dev(), "TLB tag flush failed: {:?}\n", e);
+            }
+        }
+    }
+
+    /// Returns `tag` to its allocator.
+    pub(crate) fn free_tag(&self, tag: Tag) {
+        match tag {
+            Tag::Asid(a) => self.asids.free(a),
+            Tag::Vmid(v) => self.vmids.free(v),
+        }
+    }
+}
+
 /// Storage for an array of `n` entries.
 fn storage(n: usize) -> Result<InvBuf> {
     Ok(InvBuf(KVec::from_elem(Inv::EMPTY, n, GFP_KERNEL)?))
@@ -352,6 +376,9 @@ impl Smmu {
         if !same {
             st.domain = new.cloned();
         }
+        // A device that translated through tables the previous kernel
+        // handed over no longer does: they can go.
+        self.release_adopted(&master.sids);
         Ok(())
     }
 

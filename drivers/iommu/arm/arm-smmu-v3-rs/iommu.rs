@@ -131,6 +131,12 @@ impl IommuOps for Iommu {
         }
     }
 
+    fn is_attach_deferred(&self, _dev: &Device, m: Pin<&Master>) -> bool {
+        // Live update: the device keeps translating through the tables the
+        // previous kernel handed over until its owner attaches a domain.
+        self.smmu.is_adopted(&m.sids)
+    }
+
     fn attach_identity(&self, _dev: &Device, m: Pin<&Master>) -> Result {
         self.smmu.attach(None, m.get_ref(), Target::Bypass)
     }

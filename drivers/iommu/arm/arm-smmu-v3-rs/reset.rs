@@ -87,6 +87,24 @@ pub(crate) fn disable(dev: &Device, regs: &Regs, cmdq: &Cmdq) {
     let _ = reset::execute(&disable, &mut ctx);
 }
 
+/// Stops the queues and leaves translation on (live update): CR0 = `keep`
+/// (SMMUEN and ATSCHK as they are), waiting for CR0ACK.
+pub(crate) fn stop_queues(dev: &Device, regs: &Regs, cmdq: &Cmdq, keep: u32) -> Result {
+    let mut ctx = ResetCtx { dev, regs, cmdq };
+    let stop = [
+        Step::Write32 {
+            off: off::CR0,
+            val: keep,
+        },
+        Step::Poll {
+            off: off::CR0ACK,
+            val: keep,
+            on_timeout: OnTimeout::Fail("failed to stop the queues"),
+        },
+    ];
+    reset::execute(&stop, &mut ctx).map_err(|_| EIO)
+}
+
 /// Makes incoming transactions abort while the SMMU is disabled
 /// (GBPA.ABORT), so nothing reaches memory that is about to be freed.
 /// Failures are logged.

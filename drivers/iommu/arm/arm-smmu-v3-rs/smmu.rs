@@ -5,6 +5,7 @@
 
 use crate::{
     cmdq::{Cmdq, SyncAfter},
+    domain::Tag,
     events::{InQueue, RateLimit, EVT_QWORDS},
     hw::{
         cmd::Cmd,
@@ -15,6 +16,7 @@ use crate::{
         ste::{Ste, SteCaps},
         strtab::{StrtabFormat, StrtabGeometry},
     },
+    lu,
     mmio::Regs,
     reset,
     strtab::{SteSync, StreamTable},
@@ -65,6 +67,12 @@ pub(crate) struct Smmu {
     pub(crate) priq: Option<InQueue>,
     pub(crate) ratelimit: Pin<KBox<RateLimit>>,
     pub(crate) strtab: Pin<KBox<StreamTable>>,
+    /// MMIO base: the SMMU's identity across kexec.
+    pub(crate) mmio_base: u64,
+    /// Live update asked for in this kernel ([`crate::lu`]).
+    pub(crate) lu_request: Pin<KBox<Mutex<Option<lu::Request>>>>,
+    /// Translation adopted from the previous kernel ([`crate::lu`]).
+    pub(crate) adopted: Pin<KBox<Mutex<Option<lu::Adopted>>>>,
 }
 
 impl Smmu {
@@ -79,6 +87,7 @@ impl Smmu {
         info: SmmuInfo,
         plat: &Platform,
         combined_irq: bool,
+        mmio_base: u64,
     ) -> Result<Self> {
         let geom = StrtabGeometry::from_info(&info).map_err(|e| {
             dev_err!(dev, "unusable stream table geometry: {:?}\n", e);
@@ -116,12 +125,54 @@ impl Smmu {
         } else {
             None
         };
-        let strtab = KBox::pin_init(
-            StreamTable::new(Some(dev), geom, plat.coherent, &Ste::abort())?,
-            GFP_KERNEL,
-        )?;
+        // Everything else that can fail comes before the previous kernel's
+        // tables are restored (live update): from then on a failure would
+        // free tables the SMMU may still walk.
+        let attach_lock = KBox::pin_init(new_mutex!(()), GFP_KERNEL)?;
+        let streams = KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
+        let asids = IdAlloc::new(info.asid_bits, "ASID")?;
+        let vmids = IdAlloc::new(info.vmid_bits, "VMID")?;
+        let ratelimit = KBox::pin_init(RateLimit::new(), GFP_KERNEL)?;
+        let lu_request = KBox::pin_init(new_mutex!(None), GFP_KERNEL)?;
+        let adopted = KBox::pin_init(new_mutex!(None), GFP_KERNEL)?;
+        let strtab_slot = KBox::<StreamTable>::new_uninit(GFP_KERNEL)?;
         let caps = SteCaps::from_features(info.features);
-        install_rmr_bypass(dev, &strtab, &caps);
+
+        let mut spare = KVec::new();
+        let adoption = lu::find_adoption(dev, &regs, mmio_base, plat.coherent, &geom, &mut spare);
+        if !spare.is_empty() {
+            // Refused after restoring some of the previous kernel's
+            // tables, which the SMMU may walk: stop it before they go.
+            reset::abort_incoming(dev, &regs, &cmdq);
+            reset::disable(dev, &regs, &cmdq);
+            drop(spare);
+        }
+        let (strtab, adoption) = match adoption {
+            Some((a, tables)) => {
+                let init = StreamTable::adopt(geom, tables);
+                let strtab = match strtab_slot.write_pin_init(init) {
+                    Ok(t) => t,
+                    Err(e) => match e {},
+                };
+                (strtab, Some(a))
+            }
+            None => {
+                let strtab = KBox::pin_init(
+                    StreamTable::new(Some(dev), geom, plat.coherent, &Ste::abort())?,
+                    GFP_KERNEL,
+                )?;
+                install_rmr_bypass(dev, &strtab, &caps);
+                (strtab, None)
+            }
+        };
+        if let Some(a) = adoption.as_ref() {
+            for tag in a.tags() {
+                match tag {
+                    Tag::Asid(t) => asids.reserve(t),
+                    Tag::Vmid(t) => vmids.reserve(t),
+                }
+            }
+        }
         let mem = ResetMemory {
             cmdq: cmdq.config(),
             evtq: QueueConfig {
@@ -141,31 +192,40 @@ impl Smmu {
             // Devices of the crashed kernel may still be doing DMA: their
             // faults are not logged (as C).
             kdump: kernel::crash_dump::is_kdump_kernel(),
+            adopt: adoption.is_some(),
             ..ResetOptions::c_default(regs.read32(ctrl_off::CR0))
         };
-        let plan = crate::hw::reset::plan(&info, &mem, &opts).map_err(|e| {
-            dev_err!(dev, "cannot program the SMMU: {:?}\n", e);
-            EINVAL
-        })?;
         let smmu = Self {
             dev: dev.into(),
             regs,
             info,
             coherent: plat.coherent,
+            mmio_base,
             shut_down: Atomic::new(false),
-            attach_lock: KBox::pin_init(new_mutex!(()), GFP_KERNEL)?,
-            streams: KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?,
-            asids: IdAlloc::new(info.asid_bits, "ASID")?,
-            vmids: IdAlloc::new(info.vmid_bits, "VMID")?,
+            attach_lock,
+            streams,
+            asids,
+            vmids,
             caps,
             cmdq,
             evtq,
-            ratelimit: KBox::pin_init(RateLimit::new(), GFP_KERNEL)?,
+            ratelimit,
             priq,
             strtab,
+            lu_request,
+            adopted,
         };
+        let plan = crate::hw::reset::plan(&smmu.info, &mem, &opts).map_err(|e| {
+            dev_err!(dev, "cannot program the SMMU: {:?}\n", e);
+            EINVAL
+        })?;
         // On failure `smmu` is dropped: disabled, then freed.
         reset::reset(dev, &smmu.regs, &smmu.cmdq, &plan)?;
+        if let Some(a) = adoption {
+            *smmu.adopted.lock() = Some(a.into_adopted(&smmu.strtab));
+            smmu.install_rmr_bypass_live();
+            dev_info!(dev, "live update: adopted the translating SMMU\n");
+        }
         let (cmds, syncs) = smmu.cmdq.counts();
         let kind = match geom.format() {
             StrtabFormat::Linear => "linear",
@@ -260,6 +320,55 @@ impl Smmu {
             .find(|(s, _)| *s == sid)
             .and_then(|(_, n)| n.to_str().ok());
         f(name)
+    }
+
+    /// The StreamIDs of the device called `name`.
+    pub(crate) fn sids_of(&self, name: &str) -> Result<KVec<u32>> {
+        let streams = self.streams.lock();
+        let mut v = KVec::new();
+        for (sid, n) in streams.iter() {
+            if n.to_bytes() == name.as_bytes() {
+                v.push(*sid, GFP_KERNEL)?;
+            }
+        }
+        Ok(v)
+    }
+
+    /// STRTAB_BASE as programmed.
+    pub(crate) fn strtab_base(&self) -> u64 {
+        self.strtab.geometry().base(self.strtab.phys()).unwrap_or(0)
+    }
+
+    /// Live update: stops the queues and interrupts, leaves translation on
+    /// (CR0 = `keep`), and refuses later commands.
+    pub(crate) fn stop_queues(&self, keep: u32) -> Result {
+        reset::stop_queues(&self.dev, &self.regs, &self.cmdq, keep)?;
+        self.set_irqs(false);
+        self.shut_down.store(true, Relaxed);
+        Ok(())
+    }
+
+    /// Live update, after adopting the stream table: the IORT RMRs'
+    /// StreamIDs bypass again (the previous kernel set them to abort).
+    fn install_rmr_bypass_live(&self) {
+        let Some(fwnode) = self.dev.fwnode() else {
+            return;
+        };
+        let mut sids = KVec::new();
+        kernel::iommu::iort::for_each_rmr_sid(fwnode, |sid| {
+            let _ = sids.push(sid, GFP_KERNEL);
+        });
+        sids.retain(|sid| self.strtab.geometry().contains(*sid));
+        let bypass = Ste::bypass(&self.caps);
+        for &sid in sids.iter() {
+            if let Err(e) = self
+                .strtab
+                .ensure(None, sid, &Ste::abort())
+                .and_then(|()| self.install(&[sid], &bypass))
+            {
+                dev_err!(self.dev, "RMR SID({:#x}) bypass failed: {:?}\n", sid, e);
+            }
+        }
     }
 
     /// Whether `sid` fits the SMMU's StreamID width.
@@ -372,6 +481,15 @@ impl IdAlloc {
         let id16 = u16::try_from(id).map_err(|_| ENOSPC)?;
         map.set_bit(id);
         Ok(id16)
+    }
+
+    /// Marks `id` in use (a tag the previous kernel's preserved domain
+    /// still uses, live update).
+    pub(crate) fn reserve(&self, id: u16) {
+        let mut map = self.map.lock();
+        if usize::from(id) < map.len() {
+            map.set_bit(usize::from(id));
+        }
     }
 
     /// Returns `id` to the pool.

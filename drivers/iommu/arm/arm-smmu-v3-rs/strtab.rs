@@ -6,7 +6,7 @@
 
 use crate::{
     hw::{
-        ste::{Ste, StrtabL1Desc},
+        ste::{cfg as ste_cfg, field as ste_field, Ste, StrtabL1Desc},
         strtab::{SteIndex, StrtabFormat, StrtabGeometry, L2_TABLE_BYTES, NUM_L2_STES},
         writer::{Plan, Qwords, SteKind, ENTRY_QWORDS},
     },
@@ -70,6 +70,62 @@ impl StreamTable {
             l1,
             l2 <- new_mutex!(Level2 { tables }),
         }))
+    }
+
+    /// Takes over the table the previous kernel left the SMMU walking (live
+    /// update): the linear table or level-1 descriptors, and the level-2
+    /// tables by level-1 index ([`crate::lu::find_adoption`]). Nothing is
+    /// written, and nothing can fail: the SMMU is using the table.
+    pub(crate) fn adopt(
+        geom: StrtabGeometry,
+        (l1, tables): crate::lu::AdoptedStrtab,
+    ) -> impl PinInit<Self> {
+        pin_init!(Self {
+            geom,
+            coherent: true,
+            l1,
+            l2 <- new_mutex!(Level2 { tables }),
+        })
+    }
+
+    /// Physical addresses of the table's memory blocks: the linear table
+    /// or level-1 descriptors, then each level-2 table.
+    pub(crate) fn blocks(&self) -> Result<KVec<u64>> {
+        let l2 = self.l2.lock();
+        let mut v = KVec::with_capacity(1 + l2.tables.len(), GFP_KERNEL)?;
+        v.push(self.l1.phys(), GFP_KERNEL)?;
+        for t in l2.tables.iter().flatten() {
+            v.push(t.phys(), GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
+    /// The StreamIDs whose STE lets transactions through (valid and not
+    /// abort), in order.
+    pub(crate) fn live_sids(&self) -> Result<KVec<u32>> {
+        let l2 = self.l2.lock();
+        let mut v = KVec::new();
+        let live = |mem: &TableMem, i: usize| -> Result<bool> {
+            let q0 = mem.read(i * ENTRY_QWORDS)?;
+            Ok(ste_field::V.is_set(q0) && ste_field::CFG.get(q0) != ste_cfg::ABORT)
+        };
+        if self.geom.format() == StrtabFormat::TwoLevel {
+            for (l1, t) in l2.tables.iter().enumerate() {
+                let Some(t) = t else { continue };
+                for i in 0..NUM_L2_STES as usize {
+                    if live(t, i)? {
+                        v.push(u32::try_from(l1 * NUM_L2_STES as usize + i)?, GFP_KERNEL)?;
+                    }
+                }
+            }
+        } else {
+            for i in 0..usize::try_from(self.geom.entries())? {
+                if live(&self.l1, i)? {
+                    v.push(u32::try_from(i)?, GFP_KERNEL)?;
+                }
+            }
+        }
+        Ok(v)
     }
 
     /// The table's shape.

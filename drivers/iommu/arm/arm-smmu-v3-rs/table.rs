@@ -13,6 +13,7 @@ use crate::hw::writer::{self, EntryKind, EntryTarget, Plan, Qwords, ENTRY_QWORDS
 use kernel::{
     device::{Bound, Device},
     iommu::pages::{IncoherentIommuPages, IommuPages},
+    kho::RestoredFolio,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
@@ -26,6 +27,9 @@ pub(crate) enum TableMem {
     Coherent(IommuPages),
     /// Stores must be flushed before the SMMU may read them.
     Incoherent(IncoherentIommuPages),
+    /// Handed over by the previous kernel (live update), which the SMMU
+    /// kept walking; coherent (live update refuses incoherent SMMUs).
+    Adopted(RestoredFolio),
 }
 
 /// Cache maintenance operations issued on table memory, for all SMMUs.
@@ -84,6 +88,7 @@ impl TableMem {
         match self {
             Self::Coherent(p) => p.phys(),
             Self::Incoherent(p) => p.phys(),
+            Self::Adopted(f) => f.phys(),
         }
     }
 
@@ -92,6 +97,7 @@ impl TableMem {
         match self {
             Self::Coherent(p) => p.read_u64(idx),
             Self::Incoherent(p) => p.read_u64(idx),
+            Self::Adopted(f) => f.read_u64(idx),
         }
     }
 
@@ -100,6 +106,7 @@ impl TableMem {
         match self {
             Self::Coherent(p) => p.write_u64(idx, val),
             Self::Incoherent(p) => p.write_u64(idx, val),
+            Self::Adopted(f) => f.write_u64(idx, val),
         }
     }
 
@@ -112,7 +119,7 @@ impl TableMem {
     /// do when coherent, a clean to the point of coherency otherwise.
     pub(crate) fn flush(&self, first: usize, count: usize) -> Result {
         match self {
-            Self::Coherent(_) => Ok(()),
+            Self::Coherent(_) | Self::Adopted(_) => Ok(()),
             Self::Incoherent(p) => {
                 p.flush(first, count)?;
                 CMOS.fetch_add(1, Relaxed);

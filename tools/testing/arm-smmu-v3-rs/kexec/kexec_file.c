@@ -48,6 +48,15 @@ int main(int argc, char **argv)
 		return 0;
 	fflush(stdout);
 	sync();
+	/* A timestamped mark in the kernel log: the start of the kexec. */
+	kfd = open("/dev/kmsg", O_WRONLY);
+	if (kfd >= 0) {
+		static const char mark[] = "kexec_file: reboot(LINUX_REBOOT_CMD_KEXEC)\n";
+
+		if (write(kfd, mark, sizeof(mark) - 1) < 0)
+			perror("/dev/kmsg");
+		close(kfd);
+	}
 	syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
 		LINUX_REBOOT_CMD_KEXEC, NULL);
 	fprintf(stderr, "reboot(LINUX_REBOOT_CMD_KEXEC): %s\n", strerror(errno));

@@ -28,7 +28,12 @@
 //! | domains | three words each: stage (7:0), tag (23:8), IAS (31:24), OAS (39:32), granule shift (47:40); top table; TCR or VTCR |
 //! | blocks | one word each: physical address, page order in bits 5:0 |
 
-use super::regs::cr0;
+use super::{
+    cd::field as cdf,
+    regs::cr0,
+    ste::{cfg, field as stf},
+    writer::Qwords,
+};
 
 /// "SM3U": identifies the record.
 pub const MAGIC: u32 = 0x5533_4d53;
@@ -114,7 +119,7 @@ pub enum RecordError {
         /// Bytes there are.
         have: usize,
     },
-    /// More bytes than the header says, or more than [`MAX_BYTES`].
+    /// Non-zero bytes after the record, or counts beyond [`MAX_BYTES`].
     TooBig(usize),
     /// Not a record of this driver.
     BadMagic(u32),
@@ -304,9 +309,15 @@ impl<'a> Record<'a> {
                 have: bytes.len(),
             });
         }
-        if bytes.len() > len {
+        // The record may sit in a larger blob (its preserved allocation),
+        // whose rest is zero; anything else there is not this record.
+        if bytes
+            .get(len..)
+            .is_some_and(|rest| rest.iter().any(|&b| b != 0))
+        {
             return Err(RecordError::TooBig(bytes.len()));
         }
+        let bytes = bytes.get(..len).unwrap_or(bytes);
         let rec = Record {
             smmu: SmmuState {
                 mmio_base: get(bytes, 2),
@@ -442,10 +453,181 @@ pub fn check_adoption<'a>(record: &'a [u8], found: &Found) -> Result<Record<'a>,
     Ok(rec)
 }
 
+/// What a StreamID's STE makes of its transactions, as far as live
+/// update needs to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SteTranslation {
+    /// Not valid, or abort.
+    Abort,
+    /// Bypass.
+    Bypass,
+    /// Stage 1 through the CD table at `cd_table` (linear when not
+    /// `two_level`); the domain is in its CD 0.
+    S1 {
+        /// CD table (or level-1 CD table) address.
+        cd_table: u64,
+        /// A 2-level CD table.
+        two_level: bool,
+    },
+    /// Stage 2 through this domain.
+    S2(Domain),
+    /// Anything else (nested): not preserved.
+    Unsupported,
+}
+
+/// Output address size of a TCR.IPS / VTCR.PS encoding.
+const fn pa_bits(enc: u64) -> u8 {
+    match enc {
+        0 => 32,
+        1 => 36,
+        2 => 40,
+        3 => 42,
+        4 => 44,
+        5 => 48,
+        _ => 52,
+    }
+}
+
+/// Granule shift of a TG0 / S2TG encoding (4K, 64K, 16K).
+const fn tg_shift(enc: u64) -> u8 {
+    match enc {
+        0 => 12,
+        1 => 16,
+        2 => 14,
+        _ => 0,
+    }
+}
+
+/// Decodes the STE of a StreamID, as the SMMU would use it.
+pub fn decode_ste(ste: &Qwords) -> SteTranslation {
+    if !stf::V.is_set(ste[0]) {
+        return SteTranslation::Abort;
+    }
+    match stf::CFG.get(ste[0]) {
+        cfg::ABORT => SteTranslation::Abort,
+        cfg::BYPASS => SteTranslation::Bypass,
+        cfg::S1_TRANS => SteTranslation::S1 {
+            cd_table: ste[0] & stf::S1CTXPTR.mask(),
+            two_level: stf::S1FMT.get(ste[0]) != 0,
+        },
+        cfg::S2_TRANS => {
+            let vtcr = stf::VTCR.get(ste[2]);
+            SteTranslation::S2(Domain {
+                stage: Stage::S2,
+                tag: stf::S2VMID.get(ste[2]) as u16,
+                ias: 64 - stf::VTCR_S2T0SZ.get(vtcr) as u8,
+                oas: pa_bits(stf::VTCR_S2PS.get(vtcr)),
+                granule_shift: tg_shift(stf::VTCR_S2TG.get(vtcr)),
+                table: ste[3] & stf::S2TTB.mask(),
+                tcr: vtcr,
+            })
+        }
+        _ => SteTranslation::Unsupported,
+    }
+}
+
+/// Decodes a valid stage-1 CD (TTB0 walks, AArch64) into its domain.
+pub fn decode_cd(cd: &Qwords) -> Option<Domain> {
+    let q0 = cd[0];
+    if !cdf::V.is_set(q0) || cdf::EPD0.is_set(q0) || !cdf::AA64.is_set(q0) {
+        return None;
+    }
+    Some(Domain {
+        stage: Stage::S1,
+        tag: cdf::ASID.get(q0) as u16,
+        ias: 64 - cdf::T0SZ.get(q0) as u8,
+        oas: pa_bits(cdf::IPS.get(q0)),
+        granule_shift: tg_shift(cdf::TG0.get(q0)),
+        table: cd[1] & cdf::TTB0.mask(),
+        tcr: q0 & 0xffff_ffff,
+    })
+}
+
+/// Level (0-3) of the top table of `d`'s walk and its number of entries.
+/// Stage 1 starts where T0SZ leaves whole levels; stage 2 where VTCR.SL0
+/// says, which also covers io-pgtable's concatenated top tables.
+pub fn top_level(d: &Domain) -> Option<(u8, u64)> {
+    let g = d.granule_shift;
+    if !granule_ok(g) || d.ias <= g || d.ias > 52 {
+        return None;
+    }
+    let bpl = g - 3;
+    let start = match d.stage {
+        Stage::S1 => {
+            let levels = (d.ias - g).div_ceil(bpl);
+            4u8.checked_sub(levels)?
+        }
+        Stage::S2 => {
+            let sl0 = stf::VTCR_S2SL0.get(d.tcr) as u8;
+            match g {
+                12 => 2u8.checked_sub(sl0)?,
+                _ => 3u8.checked_sub(sl0)?,
+            }
+        }
+    };
+    let below = u32::from(3 - start) * u32::from(bpl) + u32::from(g);
+    let bits = u32::from(d.ias).checked_sub(below)?;
+    if bits > 16 + u32::from(bpl) {
+        return None;
+    }
+    Some((start, 1u64 << bits))
+}
+
+/// Why a page-table walk stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalkError<E> {
+    /// The domain's geometry is not one io-pgtable makes.
+    BadGeometry,
+    /// A table address beyond 48 bits or not aligned to the granule.
+    BadTable(u64),
+    /// What `visit` returned.
+    Visit(E),
+}
+
+/// Visits every table of `d`'s page table, top first: `visit(phys,
+/// entries)`. `read(phys, idx)` reads entry `idx` of the table at `phys`.
+/// Table descriptors (bits 1:0 = 0b11 above level 3) lead to the next
+/// level; blocks, pages and invalid entries end the walk there.
+pub fn walk_tables<E>(
+    d: &Domain,
+    read: &mut impl FnMut(u64, u64) -> u64,
+    visit: &mut impl FnMut(u64, u64) -> Result<(), E>,
+) -> Result<(), WalkError<E>> {
+    let (start, entries) = top_level(d).ok_or(WalkError::BadGeometry)?;
+    walk_level(d.granule_shift, start, d.table, entries, read, visit)
+}
+
+fn walk_level<E>(
+    g: u8,
+    level: u8,
+    table: u64,
+    entries: u64,
+    read: &mut impl FnMut(u64, u64) -> u64,
+    visit: &mut impl FnMut(u64, u64) -> Result<(), E>,
+) -> Result<(), WalkError<E>> {
+    if table >> 48 != 0 || table & 0x3f != 0 {
+        return Err(WalkError::BadTable(table));
+    }
+    visit(table, entries).map_err(WalkError::Visit)?;
+    if level >= 3 {
+        return Ok(());
+    }
+    let addr_mask = ((1u64 << 48) - 1) & !((1u64 << g) - 1);
+    for i in 0..entries {
+        let desc = read(table, i);
+        if desc & 3 == 3 {
+            let next = desc & addr_mask;
+            walk_level(g, level + 1, next, 1u64 << (g - 3), read, visit)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
+/// Cases shared by the host tests and KUnit ([`crate::hw::selftest`]).
 pub mod tests {
     use super::*;
-    use crate::hw::selftest::{check, check_eq, TestResult};
+    use crate::hw::selftest::{check, check_eq, failure, TestResult};
 
     const SMMU: SmmuState = SmmuState {
         mmio_base: 0x0905_0000,
@@ -475,9 +657,18 @@ pub mod tests {
         },
     ];
     const STREAMS: [Stream; 3] = [
-        Stream { sid: 0x18, domain: 0 },
-        Stream { sid: 0x20, domain: 1 },
-        Stream { sid: 0x21, domain: 1 },
+        Stream {
+            sid: 0x18,
+            domain: 0,
+        },
+        Stream {
+            sid: 0x20,
+            domain: 1,
+        },
+        Stream {
+            sid: 0x21,
+            domain: 1,
+        },
     ];
     const BLOCKS: [Block; 3] = [
         Block {
@@ -541,10 +732,19 @@ pub mod tests {
         check!(encoded(&mut buf) == Ok(LEN));
         for cut in 0..LEN {
             let r = Record::parse(&buf[..cut]);
-            let need = if cut < HEADER_BYTES { HEADER_BYTES } else { LEN };
+            let need = if cut < HEADER_BYTES {
+                HEADER_BYTES
+            } else {
+                LEN
+            };
             check!(r.err() == Some(RecordError::Truncated { need, have: cut }));
         }
-        check!(Record::parse(&buf[..LEN + 8]).err() == Some(RecordError::TooBig(LEN + 8)));
+        // Zero padding after the record is its blob's; anything else there
+        // makes the blob too big to be this record.
+        check!(Record::parse(&buf[..LEN + 8]).is_ok());
+        let mut padded = buf;
+        padded[LEN + 3] = 1;
+        check!(Record::parse(&padded[..LEN + 8]).err() == Some(RecordError::TooBig(LEN + 8)));
 
         let patched = |word: usize, val: u64| {
             let mut b = buf;
@@ -624,7 +824,177 @@ pub mod tests {
             order: 0,
         }];
         check!(encode(&mut out, &SMMU, &[], &[], &odd) == Err(RecordError::BadBlock(0x1234)));
-        check!(encode(&mut out[..LEN - 1], &SMMU, &STREAMS, &DOMAINS, &BLOCKS) == Err(RecordError::NoRoom));
+        check!(
+            encode(&mut out[..LEN - 1], &SMMU, &STREAMS, &DOMAINS, &BLOCKS)
+                == Err(RecordError::NoRoom)
+        );
+        Ok(())
+    }
+
+    /// The domain in a stage-2 STE and in a stage-1 CD is read back as the
+    /// constructors wrote it; other STEs are not domains.
+    pub fn lu_decode_entries() -> TestResult {
+        use crate::hw::{
+            cd::{Cd, HwUpdate, S1CdConfig, Tcr, Ttb0},
+            ste::{CdTable, CdTableFormat, S1Config, S1Dss, S2Config, Ste, Vtcr},
+            writer::tests::C_CAPS,
+        };
+        let s2 = Ste::s2(
+            &C_CAPS,
+            &S2Config {
+                vmid: 7,
+                vtcr: Vtcr {
+                    tsz: 20,
+                    sl: 2,
+                    irgn: 1,
+                    orgn: 1,
+                    sh: 3,
+                    tg: 0,
+                    ps: 4,
+                },
+                s2ttb: 0x8_0001_0000,
+                s2fwb: false,
+                stall: false,
+                ats: false,
+            },
+        );
+        check!(s2.is_ok());
+        let Ok(s2) = s2 else { return Ok(()) };
+        let SteTranslation::S2(d) = decode_ste(s2.qwords()) else {
+            return Err(failure!("not decoded as stage 2"));
+        };
+        check!(d.stage == Stage::S2 && d.tag == 7 && d.ias == 44 && d.oas == 44);
+        check_eq!(d.granule_shift, 12u8);
+        check_eq!(d.table, 0x8_0001_0000u64);
+        check!(top_level(&d) == Some((0, 32)));
+
+        let table = CdTable::new(0x4567_8000, CdTableFormat::Linear, 0);
+        check!(table.is_ok());
+        let Ok(table) = table else { return Ok(()) };
+        let s1 = Ste::s1(
+            &C_CAPS,
+            &S1Config {
+                table,
+                s1dss: S1Dss::Ssid0,
+                stall: false,
+                ats: false,
+            },
+        );
+        check!(
+            decode_ste(s1.qwords())
+                == SteTranslation::S1 {
+                    cd_table: 0x4567_8000,
+                    two_level: false
+                }
+        );
+        check!(decode_ste(Ste::abort().qwords()) == SteTranslation::Abort);
+        check!(decode_ste(Ste::bypass(&C_CAPS).qwords()) == SteTranslation::Bypass);
+        check!(decode_ste(&[0; 8]) == SteTranslation::Abort);
+
+        let cd = Cd::s1(&S1CdConfig {
+            asid: 3,
+            ttb0: Ttb0::Table {
+                tcr: Tcr {
+                    tsz: 16,
+                    tg: 0,
+                    irgn: 1,
+                    orgn: 1,
+                    sh: 3,
+                },
+                base: 0x4123_4000,
+            },
+            ips: 5,
+            mair: 0,
+            stall: false,
+            record_faults: true,
+            hw_update: HwUpdate::None,
+            haft: false,
+        });
+        check!(cd.is_ok());
+        let Ok(cd) = cd else { return Ok(()) };
+        let d = decode_cd(cd.qwords());
+        check!(d.is_some());
+        let Some(d) = d else { return Ok(()) };
+        check!(d.stage == Stage::S1 && d.tag == 3 && d.ias == 48 && d.oas == 48);
+        check_eq!(d.table, 0x4123_4000u64);
+        check!(top_level(&d) == Some((0, 512)));
+        check!(decode_cd(Cd::invalid().qwords()).is_none());
+        Ok(())
+    }
+
+    /// Levels and top-table sizes io-pgtable makes, and a walk that finds
+    /// every table (and nothing a block or page points at).
+    pub fn lu_walk_tables() -> TestResult {
+        let d = |stage, ias, g, sl0: u64| Domain {
+            stage,
+            tag: 1,
+            ias,
+            oas: 48,
+            granule_shift: g,
+            table: 0x1000,
+            tcr: stf::VTCR_S2SL0.prep(sl0),
+        };
+        check!(top_level(&d(Stage::S1, 48, 12, 0)) == Some((0, 512)));
+        check!(top_level(&d(Stage::S1, 39, 12, 0)) == Some((1, 512)));
+        check!(top_level(&d(Stage::S1, 48, 16, 0)) == Some((1, 64)));
+        check!(top_level(&d(Stage::S1, 48, 14, 0)) == Some((0, 2)));
+        check!(top_level(&d(Stage::S1, 47, 14, 0)) == Some((1, 2048)));
+        // Stage 2, 4K, 40 bits from level 1: two concatenated tables.
+        check!(top_level(&d(Stage::S2, 40, 12, 1)) == Some((1, 1024)));
+        check!(top_level(&d(Stage::S2, 48, 16, 2)) == Some((1, 64)));
+        check!(top_level(&d(Stage::S1, 48, 13, 0)).is_none());
+        check!(top_level(&d(Stage::S2, 48, 12, 3)).is_none());
+
+        // L0 0x1000 -> L1 0x2000 -> L2 0x3000 -> L3 0x4000 and 0x5000;
+        // L2 also holds a block and L3 pages, which are not tables.
+        let mem = [
+            (0x1000u64, 0u64, 0x2003u64),
+            (0x2000, 1, 0x3003),
+            (0x3000, 5, 0x4003),
+            (0x3000, 6, 0x5003),
+            (0x3000, 7, 0x4020_0001),
+            (0x4000, 0, 0x9000_0743),
+            (0x5000, 3, 0x9000_1743),
+        ];
+        let reads = core::cell::Cell::new(0u32);
+        let mut read = |t: u64, i: u64| {
+            reads.set(reads.get() + 1);
+            mem.iter().find(|m| m.0 == t && m.1 == i).map_or(0, |m| m.2)
+        };
+        let mut seen = [(0u64, 0u64); 8];
+        let mut n = 0usize;
+        let mut visit = |phys: u64, entries: u64| -> Result<(), ()> {
+            let slot = seen.get_mut(n).ok_or(())?;
+            *slot = (phys, entries);
+            n += 1;
+            Ok(())
+        };
+        let dom = d(Stage::S1, 48, 12, 0);
+        check!(walk_tables(&dom, &mut read, &mut visit).is_ok());
+        check_eq!(n, 5usize);
+        check!(
+            seen[..5]
+                == [
+                    (0x1000, 512),
+                    (0x2000, 512),
+                    (0x3000, 512),
+                    (0x4000, 512),
+                    (0x5000, 512)
+                ]
+        );
+        // Level-3 tables are visited, not read.
+        check_eq!(reads.get(), 3 * 512u32);
+        // A visitor's error stops the walk; so does a bad table address.
+        let mut refuse = |_: u64, _: u64| -> Result<(), u8> { Err(9) };
+        check!(walk_tables(&dom, &mut read, &mut refuse) == Err(WalkError::Visit(9)));
+        let bad = Domain {
+            table: 0x1_0000_0000_0000,
+            ..dom
+        };
+        let mut ok = |_: u64, _: u64| -> Result<(), u8> { Ok(()) };
+        check!(
+            walk_tables(&bad, &mut read, &mut ok) == Err(WalkError::BadTable(0x1_0000_0000_0000))
+        );
         Ok(())
     }
 }

@@ -219,6 +219,8 @@ macro_rules! for_each_case {
             reset::reset_fake_smmu_timeouts,
             lu::lu_record_round_trip,
             lu::lu_record_refusals,
+            lu::lu_decode_entries,
+            lu::lu_walk_tables,
             reset::reset_adopt_keeps_the_smmu_enabled,
             pri::pri_known_answers,
             pri::pri_not_last_no_response,
