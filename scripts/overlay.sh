@@ -32,7 +32,15 @@ restore() {
 	fi
 }
 
-# 1. Symlinks to the repo's files.
+# 1. Symlinks to the repo's files. make compares the times of the files
+# they point at: when the work tree last served another checkout (a CI
+# clone), that checkout's objects may be newer than this one's sources, so
+# its files are touched once to rebuild what they feed (also the external
+# and test modules, built from the checkout itself).
+if [ "$(cat "$WORKTREE/.overlay-repo" 2>/dev/null)" != "$REPO" ]; then
+	(cd "$REPO" && find drivers rust tools/testing/arm-smmu-v3-rs/edu -type f -exec touch {} +)
+	echo "$REPO" >"$WORKTREE/.overlay-repo"
+fi
 new_links=$(cd "$REPO" && find drivers rust -type f ! -name '*~' | sort)
 while read -r f; do
 	[ -n "$f" ] || continue

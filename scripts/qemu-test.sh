@@ -327,6 +327,10 @@ LU=(--kexec --file "$BUILD/kexec_file" --file "$BUILD/smmu_lu_edu.ko" --trace sm
 run --driver rs --name rs-lu-edu "${LU[@]}" --append lu_driver=rs --append lu_release=1 lu
 run --driver rs --name rs-lu-edu-s2 "${S2[@]}" "${LU[@]}" --append lu_driver=rs --append lu_release=1 lu
 run --driver c --name c-lu-edu "${LU[@]}" --append lu_driver=c lu
+# A record the second kernel must refuse (of an unknown version): a
+# warning, the normal reset, the mapping gone, the disk translated.
+run --driver rs --name rs-lu-refused "${LU[@]}" --append lu_driver=rs \
+	--append arm_smmu_v3_rs.lu_test_bad_record=1 --append lu_expect=refused lu
 # mmio NAME OFF: the values written to register OFF, in order.
 mmio() { sed -n "s/.*smmuv3_write_mmio addr: $2 val:\(0x[0-9a-f]*\) .*/\1/p" "$BUILD/qemu-$1.trace" 2>/dev/null | paste -sd' '; }
 # after_enable CR0S: the writes after the first with SMMUEN set.

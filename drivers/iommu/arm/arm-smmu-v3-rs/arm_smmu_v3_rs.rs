@@ -484,5 +484,9 @@ kernel::module_platform_driver! {
             default: 0,
             description: "For tests only: log2 of the most command queue entries (0: as the SMMU allows)",
         },
+        lu_test_bad_record: bool {
+            default: false,
+            description: "For tests only: hand a live-update record of an unknown version to the next kernel, which must refuse it",
+        },
     },
 }

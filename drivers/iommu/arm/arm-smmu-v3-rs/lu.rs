@@ -330,6 +330,13 @@ impl Smmu {
             dev_err!(dev, "cannot write the live-update record: {:?}\n", e);
             ENOSPC
         })?;
+        if crate::module_parameters::lu_test_bad_record.value() {
+            // Version 2 of the format does not exist (hw::lu::VERSION).
+            if let Some(v) = req.record.as_mut_slice().get_mut(4) {
+                *v = 2;
+            }
+            dev_warn!(dev, "live update: record spoilt for a test (lu_test_bad_record)\n");
+        }
 
         // Stop everything that writes memory the next kernel reuses (the
         // queues) or signals (interrupts); translation goes on.
