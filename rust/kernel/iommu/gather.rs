@@ -172,7 +172,7 @@ impl IotlbGather {
 
     /// Completes the gather as `iommu_iotlb_sync()` and a driver's
     /// `iotlb_sync` op do together: has `tlb` invalidate the gathered range
-    /// ([`IoPgtableTlb::sync_gather`], which its `unsafe impl` promises to
+    /// ([`IoPgtableTlb::sync_gather`], which every implementation promises to
     /// complete before returning) if the range is not empty, then frees the
     /// pages queued on the freelist and empties the gather.
     pub fn sync<T: IoPgtableTlb + ?Sized>(&self, tlb: &T) {

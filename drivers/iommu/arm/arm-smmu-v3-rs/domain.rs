@@ -497,10 +497,10 @@ impl Stage for ARM64LPAES1 {
                     orgn: narrow(t.orgn)?,
                     sh: narrow(t.sh)?,
                 },
-                // SAFETY: The CD goes to masters this domain is attached
-                // to; the core frees a domain only once it is detached from
-                // every device, and `Smmu::attach` rewrites the CD (and the
-                // STE) with syncs before the detached domain can go.
+                // The core frees a domain only once it is detached from
+                // every device; `Smmu::attach` rewrites the CD and STE with
+                // syncs before that.
+                // SAFETY: The table outlives every CD that points at it.
                 base: unsafe { d.pt.ttbr() },
             },
             ips: narrow(t.ips)?,

@@ -205,13 +205,12 @@ impl Smmu {
             if blocks.iter().any(|b| b.phys == phys) {
                 return Ok(());
             }
-            // SAFETY: `phys` heads a block of this SMMU's tables (stream
-            // table, CD table, page table: iommu-pages folios) that stays
-            // allocated until the kexec: attaches wait for the attach lock,
-            // held from here on, the devices behind the SMMU were shut down
-            // before it, and the documented contract of `preserve` is that
-            // the preserved devices keep their domains and mappings
-            // unchanged until the kexec (nothing unmaps or frees them).
+            // The folio stays allocated until the kexec: attaches wait for
+            // the attach lock, held from here on; the devices were shut down
+            // first; and `preserve`'s contract is that preserved domains and
+            // mappings stay unchanged until the kexec.
+            // SAFETY: `phys` heads an iommu-pages folio of this SMMU's
+            // tables, allocated until the kexec (above).
             let order = unsafe { kho::preserve_folio(phys) }?;
             preserved.push(phys, GFP_KERNEL)?;
             blocks.push(
@@ -335,7 +334,10 @@ impl Smmu {
             if let Some(v) = req.record.as_mut_slice().get_mut(4) {
                 *v = 2;
             }
-            dev_warn!(dev, "live update: record spoilt for a test (lu_test_bad_record)\n");
+            dev_warn!(
+                dev,
+                "live update: record spoilt for a test (lu_test_bad_record)\n"
+            );
         }
 
         // Stop everything that writes memory the next kernel reuses (the
