@@ -16,7 +16,7 @@
 //! array stays sorted and later merges/unrefs still find it; it just
 //! issues no ATC invalidation.
 
-use super::cmd::{inv_size_too_big, Cmd, TlbiKind, TlbiRange};
+use super::cmd::{inv_size_too_big, AtcSpan, Cmd, Ssid, TlbiKind, TlbiRange};
 use core::cmp::Ordering;
 
 /// Identifies an SMMU instance; orders entries of different SMMUs (the C
@@ -358,7 +358,8 @@ impl<S: AsRef<[Inv]> + AsMut<[Inv]>> Invs<S> {
         self.num_trashes
     }
 
-    /// Whether the array has ATS entries (readers must take the read lock).
+    /// Whether the array has ATS entries, broken or not: invalidations
+    /// then issue ATC invalidations after the TLB ones.
     pub fn has_ats(&self) -> bool {
         self.has_ats
     }
@@ -558,6 +559,49 @@ impl<S: AsRef<[Inv]> + AsMut<[Inv]>> Invs<S> {
         skipped
     }
 
+    /// Calls `f` with the ATC invalidation of `req` for every live ATS
+    /// entry that is not broken, in array order
+    /// (`arm_smmu_atc_inv_to_cmd()`, `arm_smmu_make_cmd_atc_inv_all()`):
+    /// the smallest aligned span covering the range, everything for
+    /// [`InvType::AtsFull`] or when `req` is everything. They go after the
+    /// TLB invalidations and a CMD_SYNC, so the device cannot refill its
+    /// ATC from a TLB entry still being invalidated. Returns how many
+    /// broken entries were skipped.
+    pub fn atc_cmds(&self, req: &InvRequest, mut f: impl FnMut(Cmd)) -> usize {
+        let mut broken = 0;
+        for inv in self.live() {
+            let span = match inv.ty {
+                InvType::Ats => AtcSpan::covering(req.iova, req.size),
+                InvType::AtsFull => AtcSpan::ALL,
+                InvType::AtsBroken { .. } => {
+                    broken += 1;
+                    continue;
+                }
+                _ => continue,
+            };
+            // Entries are built from 20-bit SSIDs; a wider one would be a
+            // bug: invalidate the whole ATC rather than nothing.
+            let (ssid, span) = match Ssid::new(inv.ssid) {
+                Some(s) => (s, span),
+                None => (Ssid::ZERO, AtcSpan::ALL),
+            };
+            f(Cmd::AtcInv {
+                sid: inv.id,
+                ssid,
+                span,
+            });
+        }
+        broken
+    }
+
+    /// The StreamIDs of `smmu` with a live, working ATS entry: the devices
+    /// an ATC invalidation of this array reaches.
+    pub fn ats_sids(&self, smmu: SmmuId) -> impl Iterator<Item = u32> + '_ {
+        self.live()
+            .filter(move |e| e.smmu == smmu && matches!(e.ty, InvType::Ats | InvType::AtsFull))
+            .map(|e| e.id)
+    }
+
     /// Marks the live ATS entries of stream `sid` on `smmu` broken (or,
     /// with `broken` false, working again), in place; returns how many
     /// changed. Trash is left alone: no merge carries it over.
@@ -709,6 +753,84 @@ pub mod tests {
         // The tag flush of each type.
         check!(Inv::s1_asid(NO, 9, 12, true).flush_tag_cmd() == Some(Cmd::TlbiEl2Asid { asid: 9 }));
         check!(Inv::ats(NO, 1, 0).flush_tag_cmd().is_none());
+        Ok(())
+    }
+
+    /// ATC invalidations: a covering span per ATS entry, everything for
+    /// ATS_FULL entries and for "everything" requests, none for broken
+    /// entries or TLBI entries.
+    pub fn invs_atc_commands() -> TestResult {
+        use crate::hw::cmd::{AtcSpan, Ssid};
+        let entries = [
+            Inv::s1_asid(NO, 5, 12, false),
+            Inv::ats(NO, 3, 0),
+            Inv::ats(NO, 4, 2),
+            Inv::ats_full(NO, 6, 0),
+        ];
+        let mut invs = Invs::from_sorted([Inv::EMPTY; 4], &entries).map_err(|_| fail("sorted"))?;
+        let req = InvRequest {
+            iova: 0x7000,
+            size: 0x2000,
+            granule: 0x1000,
+            leaf: true,
+        };
+        let mut out = [None; 4];
+        let mut n = 0;
+        let broken = invs.atc_cmds(&req, |c| {
+            if let Some(s) = out.get_mut(n) {
+                *s = Some(c);
+            }
+            n += 1;
+        });
+        check_eq!(n, 3usize);
+        check_eq!(broken, 0usize);
+        let span = AtcSpan::covering(0x7000, 0x2000);
+        check!(
+            out[0]
+                == Some(Cmd::AtcInv {
+                    sid: 3,
+                    ssid: Ssid::ZERO,
+                    span
+                })
+        );
+        check!(matches!(out[1], Some(Cmd::AtcInv { sid: 4, ssid, .. }) if ssid.get() == 2));
+        check!(matches!(
+            out[2],
+            Some(Cmd::AtcInv {
+                sid: 6,
+                span: AtcSpan::ALL,
+                ..
+            })
+        ));
+        // Everything: every span is ALL.
+        let mut all = 0;
+        invs.atc_cmds(&InvRequest::ALL, |c| {
+            if matches!(
+                c,
+                Cmd::AtcInv {
+                    span: AtcSpan::ALL,
+                    ..
+                }
+            ) {
+                all += 1;
+            }
+        });
+        check_eq!(all, 3usize);
+        check!(invs.ats_sids(NO).eq([3, 4, 6].into_iter()));
+        // A broken device gets none, the others still do.
+        check_eq!(invs.set_ats_broken(NO, 4, true), 1usize);
+        let mut sids = [0u32; 4];
+        let mut n = 0;
+        let broken = invs.atc_cmds(&req, |c| {
+            if let (Cmd::AtcInv { sid, .. }, Some(s)) = (c, sids.get_mut(n)) {
+                *s = sid;
+            }
+            n += 1;
+        });
+        check_eq!(broken, 1usize);
+        check_eq!(n, 2usize);
+        check!(sids[..2] == [3, 6]);
+        check!(invs.ats_sids(NO).eq([3, 6].into_iter()));
         Ok(())
     }
 

@@ -12,6 +12,7 @@
 // Not every item is used by the driver glue yet; the tests use all of them.
 #![allow(dead_code)]
 
+pub mod ats;
 pub mod bits;
 pub mod cd;
 pub mod cmd;

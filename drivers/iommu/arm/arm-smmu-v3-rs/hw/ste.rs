@@ -465,6 +465,19 @@ impl Ste {
         Self(q)
     }
 
+    /// This STE with ATS translation requests refused (EATS = 0): what a
+    /// device whose ATS is being turned off gets, the rest unchanged.
+    pub const fn without_ats(&self) -> Self {
+        let mut q = self.0;
+        q[1] &= !field::EATS.mask();
+        Self(q)
+    }
+
+    /// Whether ATS translation requests are allowed (EATS = Trans).
+    pub const fn ats(&self) -> bool {
+        field::EATS.get(self.0[1]) == EATS_TRANS
+    }
+
     /// A stage-1 STE pointing at a CD table (`arm_smmu_make_cdtable_ste()`).
     pub const fn s1(caps: &SteCaps, c: &S1Config) -> Self {
         use field::*;
@@ -671,7 +684,7 @@ pub mod tests {
     use super::*;
     use crate::hw::selftest::{check, check_eq, TestResult};
     use crate::hw::writer::tests::{
-        c_cdtable_ste, c_nested_ste, c_s2_ste, ok, ATS, C_CAPS, C_CDTAB,
+        c_cdtable_ste, c_nested_ste, c_s2_ste, ok, ATS, C_CAPS, C_CDTAB, NONE,
     };
 
     /// Known answers, derived by hand from the C macros' field positions
@@ -712,6 +725,19 @@ pub mod tests {
         check_eq!(s.qwords()[0], 0xf800_f0f0_f0f0_f0efu64);
         check_eq!(s.qwords()[1], 0x0000_1000_1808_00d5u64);
         check_eq!(s.qwords()[2], 0x0449_b6c4_0000_0000u64);
+        // Turning ATS off changes EATS only.
+        for (with, without) in [
+            (
+                c_cdtable_ste(S1Dss::Ssid0, C_CDTAB, ATS)?,
+                c_cdtable_ste(S1Dss::Ssid0, C_CDTAB, NONE)?,
+            ),
+            (c_s2_ste(ATS)?, c_s2_ste(NONE)?),
+        ] {
+            check!(with.ats() && !without.ats());
+            check!(with.without_ats() == without);
+            check!(without.without_ats() == without);
+        }
+        check!(!Ste::abort().ats());
         // E2H: STRW = EL2 (2 << 30).
         let e2h = SteCaps {
             e2h: true,
