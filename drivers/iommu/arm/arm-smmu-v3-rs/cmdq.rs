@@ -9,7 +9,10 @@
 //! CMDQ_CONS.ERR) are handled as the C driver does: an illegal command is
 //! logged and replaced by a CMD_SYNC, a fetch abort is retried, then the
 //! error is acknowledged so the queue moves on. Nothing waits forever: every
-//! wait gives up after the queue's timeout with `ETIMEDOUT`.
+//! wait gives up after the queue's timeout with `ETIMEDOUT`. An ATC
+//! invalidation that timed out (CERROR_ATC_INV_SYNC) is acknowledged, the
+//! SMMU completes the CMD_SYNC, and the batch returns [`ATC_TIMEOUT`] so
+//! its issuer can stop using the device's ATS.
 //!
 //! The queue reaches memory and registers through [`QueueMem`] and
 //! [`CmdqRegs`], so KUnit drives it against a simulated consumer.
@@ -29,7 +32,10 @@ use kernel::{
     dma::Coherent,
     io::{io_read, io_write},
     prelude::*,
-    sync::{new_spinlock_irq, SpinLockIrq},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        new_spinlock_irq, SpinLockIrq,
+    },
     time::{delay::udelay, Delta},
 };
 
@@ -38,6 +44,11 @@ pub(crate) const POLL_TIMEOUT_US: usize = 1_000_000;
 
 /// Qwords per command.
 pub(crate) const CMD_QWORDS: usize = 2;
+
+/// What [`Cmdq::issue_with`] returns when a CMD_SYNC of the batch reported
+/// that an ATC invalidation before it timed out (CERROR_ATC_INV_SYNC): the
+/// batch completed, but some device did not confirm its invalidation.
+pub(crate) const ATC_TIMEOUT: Error = EIO;
 
 /// Memory of a queue the SMMU reads: 64-bit single-copy-atomic accesses.
 pub(crate) trait QueueMem: Send + Sync {
@@ -154,6 +165,8 @@ pub(crate) struct Cmdq<M: QueueMem = Coherent<[u64]>> {
     /// of the one register, and neither may undo the other's.
     #[pin]
     gerrorn: SpinLockIrq<()>,
+    /// CERROR_ATC_INV_SYNC errors handled so far.
+    atc_timeouts: Atomic<u64>,
 }
 
 impl Cmdq {
@@ -195,6 +208,7 @@ impl<M: QueueMem> Cmdq<M> {
                 syncs: 0,
             }),
             gerrorn <- new_spinlock_irq!(()),
+            atc_timeouts: Atomic::new(0),
         })
     }
 
@@ -249,6 +263,9 @@ impl<M: QueueMem> Cmdq<M> {
     ) -> Result {
         let mut p = self.producer.lock();
         let start = p.prod;
+        // Only this batch's CMD_SYNCs are waited for while the lock is
+        // held: an ATC timeout reported meanwhile is one of its commands'.
+        let atc_timeouts = self.atc_timeouts.load(Relaxed);
         let mut spacing = SyncSpacing::new(self.force_sync);
         let filled = fill(&mut |cmd: &Cmd| {
             if spacing.sync_before_cmd() {
@@ -271,7 +288,11 @@ impl<M: QueueMem> Cmdq<M> {
             }
             return filled;
         }
-        self.sync(regs, &mut p)
+        self.sync(regs, &mut p)?;
+        if self.atc_timeouts.load(Relaxed) != atc_timeouts {
+            return Err(ATC_TIMEOUT);
+        }
+        Ok(())
     }
 
     /// Puts a CMD_SYNC after the commands in `p`, hands them to the SMMU
@@ -408,6 +429,12 @@ impl<M: QueueMem> Cmdq<M> {
             );
             self.write_cmd(at, &CmdqError::replacement(true))?;
         }
+        if err == CmdqError::AtcInvSync {
+            // CONS is at the CMD_SYNC, which the SMMU runs again once the
+            // error is acknowledged, without waiting for the ATC
+            // invalidations that timed out (as C, which retries).
+            self.atc_timeouts.fetch_add(1, Relaxed);
+        }
         // Acknowledge CMDQ_ERR only; other errors belong to the GERROR handler.
         self.ack_gerrors(regs, GerrorBit::Cmdq.mask());
         Ok(())
@@ -458,6 +485,11 @@ mod tests {
         /// inside the queue's own handling of that error.
         irq_acks: Cell<u32>,
         irq_armed: Cell<bool>,
+        /// The device of this StreamID never completes an ATC
+        /// invalidation: the next CMD_SYNC stops with CERROR_ATC_INV_SYNC.
+        atc_dead_sid: Option<u32>,
+        atc_pending: Cell<bool>,
+        err_code: Cell<u32>,
     }
 
     impl<'a> FakeSmmu<'a> {
@@ -475,6 +507,9 @@ mod tests {
                 seen: RefCell::new(KVec::new()),
                 irq_acks: Cell::new(0),
                 irq_armed: Cell::new(false),
+                atc_dead_sid: None,
+                atc_pending: Cell::new(false),
+                err_code: Cell::new(cmdq_cons::CERROR_ILL as u32),
             }
         }
 
@@ -490,6 +525,16 @@ mod tests {
                     .unwrap_or(0);
                 let op = (w0 & 0xff) as u8;
                 if Some(op) == self.refuse {
+                    self.err_code.set(cmdq_cons::CERROR_ILL as u32);
+                    self.err.set(true);
+                    self.gerror.set(self.gerror.get() ^ GerrorBit::Cmdq.mask());
+                    return;
+                }
+                if op == Opcode::AtcInv as u8 && Some((w0 >> 32) as u32) == self.atc_dead_sid {
+                    self.atc_pending.set(true);
+                }
+                if op == Opcode::Sync as u8 && self.atc_pending.replace(false) {
+                    self.err_code.set(cmdq_cons::CERROR_ATC_INV_SYNC as u32);
                     self.err.set(true);
                     self.gerror.set(self.gerror.get() ^ GerrorBit::Cmdq.mask());
                     return;
@@ -517,7 +562,7 @@ mod tests {
                 self.gerrorn.set(self.gerrorn.get() ^ acks);
             }
             let err = if self.err.get() {
-                cmdq_cons::CERROR_ILL as u32
+                self.err_code.get()
             } else {
                 0
             };
@@ -696,6 +741,40 @@ mod tests {
         let stuck = FakeSmmu::new(&mem, q, 0, None);
         let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100, &MSIPOLL), GFP_KERNEL)?;
         assert_eq!(cmdq.issue(&stuck, &[tlbi(1)], true).err(), Some(ETIMEDOUT));
+        Ok(())
+    }
+
+    /// A device that never answers its ATC invalidation: the CMD_SYNC
+    /// after it reports CERROR_ATC_INV_SYNC, the error is acknowledged and
+    /// the CMD_SYNC run again, nothing is skipped, and the batch returns
+    /// ATC_TIMEOUT; the next batch, without that device, succeeds.
+    #[test]
+    fn atc_invalidation_timeout_is_reported() -> Result {
+        use crate::hw::cmd::{AtcSpan, Ssid};
+        let (mem, q) = queue(3)?;
+        let fake = FakeSmmu {
+            atc_dead_sid: Some(7),
+            ..FakeSmmu::new(&mem, q, 8, None)
+        };
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN), GFP_KERNEL)?;
+        let atc = |sid| Cmd::AtcInv {
+            sid,
+            ssid: Ssid::ZERO,
+            span: AtcSpan::ALL,
+        };
+        assert_eq!(
+            cmdq.issue(&fake, &[atc(3), atc(7)], true).err(),
+            Some(ATC_TIMEOUT)
+        );
+        assert_eq!(fake.gerror.get(), fake.gerrorn.get());
+        cmdq.issue(&fake, &[atc(3)], true)?;
+        let (atc_op, sync) = (Opcode::AtcInv as u8, Opcode::Sync as u8);
+        assert_eq!(
+            &fake.seen.borrow()[..],
+            &[atc_op, atc_op, sync, atc_op, sync]
+        );
+        // One CMD_SYNC per batch: the rerun is the SMMU's, not a new one.
+        assert_eq!(cmdq.counts(), (3, 2));
         Ok(())
     }
 
