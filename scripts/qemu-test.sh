@@ -411,7 +411,66 @@ for v in irq-names-wrong irq-names-partial irq-bad-spec sid-beyond pcie-coherent
 	same fwout "firmware-match/$v" "c-fw-$v" "rs-fw-$v"
 done
 
-# 12. The debug kernel (lockdep, KASAN, kmemleak, DMA-API debugging, fault
+# 12. PCIe ATS. QEMU's SMMU has no ATS (IDR0.ATS=0, ATC invalidations are
+# unhandled no-ops) and its PCIe host does not say it forwards ATS: the runs
+# use a device tree with `ats-supported`, a virtio disk with an ATS
+# capability behind a root port, and the test-only ats_test_force. They
+# show the PCI side (ATS Enable in config space) and the commands; the ATC
+# itself is only simulated in KUnit. No NIC: the disk is the only device
+# whose unmaps invalidate.
+"$REPO/tools/testing/arm-smmu-v3-rs/make-dtb.sh" ats-supported "$dtbs/ats-supported.dtb" ||
+	echo "FAIL dtb/ats-supported cannot make the device tree" | tee -a "$out"
+ATS=(--dtb "$dtbs/ats-supported.dtb" --root-port --ats --qemu -nic --qemu none --disk vda=64
+	--append arm_smmu_v3_rs.ats_test_force=1 --trace smmuv3_cmdq_opcode)
+run --driver rs --name rs-ats-pci "${ATS[@]}" ats
+# The disk is 01:00.0 behind the root port: StreamID 0x100. From its 101st
+# ATC invalidation on it "times out": an unmap's invalidation finds it.
+run --driver rs --name rs-ats-broken "${ATS[@]}" --append arm_smmu_v3_rs.ats_test_timeout_sid=0x100 \
+	--append arm_smmu_v3_rs.ats_test_timeout_after=100 \
+	--append ats_expect=broken ats
+# batches NAME: "TLBI ATC PAIRED TAIL" -- CMD_SYNC-ended batches of only
+# TLBI_NH_VA, of only ATC_INV, ATC batches right after a TLBI batch, and
+# TLBI batches after the last ATC batch.
+batches() {
+	opcodes "$1" | awk '
+		$0 == "SYNC" { k = (n && n == t) ? "T" : (n && n == a) ? "A" : "";
+			if (k == "T") { tl++; tail++ }
+			if (k == "A") { at++; tail = 0; if (last == "T") pr++ }
+			last = k; n = t = a = 0; next }
+		{ n++ } /^TLBI_NH_VA$/ { t++ } /^ATC_INV$/ { a++ }
+		END { printf "%d %d %d %d", tl, at, pr, tail }'
+}
+for r in rs-ats-pci rs-ats-broken; do selected $r && echo "INFO commands $r: $(counts "$r")"; done
+read -r tl at pr tail <<<"$(batches rs-ats-pci)"
+expect ats/unmap-invalidates-atc '[ "${tl:-0}" -gt 0 ] && [ "$pr" = "$tl" ]' \
+	"each of the $tl TLBI_NH_VA batches is followed by an ATC_INV batch and its CMD_SYNC ($pr)" rs-ats-pci
+# The commands of every attach and detach of rs-ats-pci, the unmaps'
+# invalidations taken out: reset; the host bridge's and the root port's
+# DMA domains (stage 1: CD 0, then the STE, each in the writer's two synced
+# steps); the disk's, with ATS turned on (the same, then the whole-ATC
+# invalidation before pci_enable_ats(), as C's arm_smmu_enable_ats()); to
+# identity with ATS turned off (pci_disable_ats() first, the STE, CD 0
+# cleared, the whole ATC invalidated as C's commit does, the ASID's last
+# user gone); back to DMA; removed (to blocked); found again by a rescan.
+attach_cmds() {
+	opcodes "$1" | paste -sd' ' | sed -E 's/(TLBI_NH_VA )+SYNC( ATC_INV SYNC)? ?//g; s/ $//'
+}
+S1_ON="CFGI_CD SYNC CFGI_CD SYNC CFGI_STE SYNC CFGI_STE SYNC"
+ATS_ON="$S1_ON ATC_INV SYNC"
+ATS_OFF="CFGI_STE SYNC CFGI_STE SYNC CFGI_CD SYNC CFGI_CD SYNC ATC_INV SYNC TLBI_NH_ASID SYNC"
+want="CFGI_STE_RANGE SYNC TLBI_NSNH_ALL SYNC $S1_ON $S1_ON $ATS_ON $ATS_OFF $ATS_ON $ATS_OFF $ATS_ON"
+got=$(attach_cmds rs-ats-pci)
+detail="every attach as expected; CMD_SYNCs: ATS on $(grep -o SYNC <<<"$ATS_ON" | wc -l), off $(grep -o SYNC <<<"$ATS_OFF" | wc -l)"
+[ "$got" = "$want" ] || detail="got '$got' want '$want'"
+expect ats/attach-commands '[ "$got" = "$want" ]' "$detail" rs-ats-pci
+# Once the device is found broken, unmaps send it no ATC invalidation: the
+# ATC batches are the ones issued until the work item marked it broken.
+read -r tl at pr tail <<<"$(batches rs-ats-broken)"
+expect ats/broken-stops-atc '[ "${at:-0}" -gt 100 ] && [ "${tail:-0}" -ge 100 ]' \
+	"$at ATC_INV batches (100 answered, then timed out until marked broken), then none in the last $tail of $tl TLBI batches" \
+	rs-ats-broken
+
+# 13. The debug kernel (lockdep, KASAN, kmemleak, DMA-API debugging, fault
 # injection): every driver path under the kernel's checkers, both drivers,
 # a kmemleak scan at the end of each boot. 7.3.4 has a lockdep cycle of its
 # own between cpu_hotplug_lock, the IOMMU group mutex and the MSI domain

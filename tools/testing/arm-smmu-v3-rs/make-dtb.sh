@@ -23,6 +23,8 @@
 #                 no device (QEMU faults accesses there: either driver's
 #                 first register read takes a synchronous external abort)
 #   dup-smmu      a second `arm,smmu-v3` node at the first one's address
+#   ats-supported the PCIe host says `ats-supported` (its root complex
+#                 forwards ATS; QEMU's does not say so)
 #   sid-alias     the PCIe host's `iommu-map` gives RID 0 (the host
 #                 bridge) StreamID 0x18, which RID 0x18 (00:03.0, after
 #                 the default NIC and one disk) also gets
@@ -88,6 +90,11 @@ elif variant in ("sid-beyond", "map-len0", "pcie-coherent-only", "second-smmu", 
         sys.exit(f"variant {variant}: QEMU's device tree is not as expected")
     open(path, 'w').write(s)
     sys.exit(0)
+elif variant == "ats-supported":
+    new = body
+    s, n = re.subn(r'(\n\t+pcie@10000000 \{\n)', r'\1\t\t\tats-supported;\n', s)
+    if n != 1:
+        sys.exit("no pcie@10000000 node in QEMU's device tree")
 elif variant == "sid-alias":
     new = body
     # RID 0 -> SID 0x18, RIDs 1.. -> themselves (so RID 0x18 -> 0x18).
@@ -97,7 +104,7 @@ elif variant == "sid-alias":
         sys.exit("no identity iommu-map in QEMU's device tree")
 else:
     sys.exit(f"unknown variant {variant}")
-if new == body and variant != "sid-alias":
+if new == body and variant not in ("sid-alias", "ats-supported"):
     sys.exit(f"variant {variant} changed nothing")
 open(path, 'w').write(s[:m.start(2)] + new + s[m.end(2):])
 PY

@@ -16,6 +16,10 @@
 #                        guest loads the modules its devices need, as udev
 #   --mem SIZE           guest RAM (default 1G)
 #   --root-port          put virtio disks behind PCIe root ports
+#   --ats                with --root-port: the virtio disks have an ATS
+#                        capability and their DMA goes through the SMMU
+#                        (virtio-blk-pci,ats=on,iommu_platform=on; without
+#                        iommu_platform QEMU's virtio DMA bypasses it)
 #   --kexec              put the kernel Image and a copy of the initramfs in
 #                        the guest's /extra, for scenarios that kexec
 #   --crash-ok           the scenario panics on purpose after printing
@@ -48,7 +52,7 @@ set -uo pipefail
 . "$(dirname "$0")/../../../scripts/env.sh"
 
 driver=c name= timeout=120 dtb= log= machine=virt smp=2 kernel=$BUILD/Image
-uefi= modules= mem=1G root_port= kexec= crash_ok=
+uefi= modules= mem=1G root_port= ats= kexec= crash_ok=
 qemu_extra=() append_extra=() disks=() traces=() files=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -69,6 +73,7 @@ while [ $# -gt 0 ]; do
 	--modules) modules=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--root-port) root_port=1; shift ;;
+	--ats) ats=,ats=on,iommu_platform=on; shift ;;
 	--kexec) kexec=1; shift ;;
 	--crash-ok) crash_ok=1; shift ;;
 	-*) die "unknown option $1" ;;
@@ -144,7 +149,7 @@ for d in "${disks[@]}"; do
 	vd*)
 		if [ -n "$root_port" ]; then
 			qemu+=(-device "pcie-root-port,id=rp$n,chassis=$((n + 1)),slot=$((n + 1))"
-			      -device "virtio-blk-pci,drive=d$n,bus=rp$n")
+			      -device "virtio-blk-pci,drive=d$n,bus=rp$n${ats:-}")
 		else
 			qemu+=(-device "virtio-blk-pci,drive=d$n")
 		fi ;;

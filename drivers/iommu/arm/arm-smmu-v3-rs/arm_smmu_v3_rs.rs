@@ -25,6 +25,7 @@ use kernel::{
     uaccess::UserSliceReader,
 };
 
+mod ats;
 mod cdtab;
 mod cmdq;
 mod domain;
@@ -286,7 +287,17 @@ impl ArmSmmuV3 {
             })?;
         let regs = Regs::new(iomem, fw.page0_regs_only)?;
         let id = read_id_regs(&regs);
-        let info = regs::decode(&id, &plat).map_err(|e| report_decode_error(dev, e))?;
+        let mut info = regs::decode(&id, &plat).map_err(|e| report_decode_error(dev, e))?;
+        if module_parameters::ats_test_force.value()
+            && plat.pci_ats
+            && !info.features.contains(regs::Features::ATS)
+        {
+            dev_warn!(
+                dev,
+                "using ATS without IDR0.ATS (ats_test_force, for tests only)\n"
+            );
+            info.features = regs::Features(info.features.0 | regs::Features::ATS.0);
+        }
 
         dev_dbg!(
             dev,
@@ -483,6 +494,18 @@ kernel::module_platform_driver! {
         cmdq_shift_max: u32 {
             default: 0,
             description: "For tests only: log2 of the most command queue entries (0: as the SMMU allows)",
+        },
+        ats_test_force: bool {
+            default: false,
+            description: "For tests only: use ATS although IDR0.ATS is clear (QEMU's SMMU has no ATS; its ATC invalidations are no-ops)",
+        },
+        ats_test_timeout_sid: u32 {
+            default: 0xffff_ffff,
+            description: "For tests only: ATC invalidations of this StreamID report a timeout, as CERROR_ATC_INV_SYNC would",
+        },
+        ats_test_timeout_after: u32 {
+            default: 0,
+            description: "For tests only: ats_test_timeout_sid's timeouts start after this many of its ATC invalidations",
         },
         lu_test_bad_record: bool {
             default: false,

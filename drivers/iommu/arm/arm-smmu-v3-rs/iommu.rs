@@ -7,15 +7,17 @@
 use crate::{
     cdtab::CdTable,
     domain::{Inval, Target},
+    hw::{regs::Features, ste::Ste},
     smmu::Smmu,
 };
 use kernel::{
     device::{Bound, Device},
     iommu::{
         domain::OwnedDomain,
-        fwspec::{Fwspec, OfXlate},
+        fwspec::{Fwspec, OfXlate, FWSPEC_PCI_RC_ATS},
         ops::{Cap, IommuOps, ReleaseDomain, ResvRegions, Statics},
     },
+    pci,
     prelude::*,
     sync::{new_mutex, Arc, Mutex},
 };
@@ -34,14 +36,42 @@ pub(crate) struct MasterState {
     pub(crate) domain: Option<Arc<Inval>>,
     /// CD 0 is live (the STE points at the CD table).
     pub(crate) s1: bool,
+    /// The STE last installed for the device's StreamIDs.
+    pub(crate) ste: Option<Ste>,
+    /// ATS is enabled in the device (`master->ats_enabled`).
+    pub(crate) ats_enabled: bool,
+    /// The current domain's array holds the device's ATS entries (broken
+    /// or not): what detaching must drop.
+    pub(crate) ats_in_array: bool,
+    /// An ATC invalidation of the device timed out: ATS stays off until
+    /// the device is probed again.
+    pub(crate) ats_broken: bool,
 }
 
 /// A device behind the SMMU (`struct arm_smmu_master`).
 #[pin_data]
 pub(crate) struct Master {
     pub(crate) sids: KVec<u32>,
-    #[pin]
-    pub(crate) state: Mutex<MasterState>,
+    /// The Smallest Translation Unit (log2) if the device may use ATS
+    /// (`arm_smmu_ats_supported()`).
+    pub(crate) ats_stu: Option<u32>,
+    /// Shared with the ATS checks, which may turn ATS off
+    /// ([`crate::ats`]).
+    pub(crate) state: Arc<Mutex<MasterState>>,
+}
+
+/// Whether `dev` may use ATS behind `smmu`, and with which Smallest
+/// Translation Unit (`arm_smmu_ats_supported()`, `arm_smmu_enable_ats()`):
+/// the SMMU has ATS, the firmware says the root complex forwards ATS, and
+/// the device has a usable ATS capability.
+fn ats_stu(smmu: &Smmu, dev: &Device, fwspec: &Fwspec) -> Option<u32> {
+    if !smmu.info.features.contains(Features::ATS) || fwspec.flags() & FWSPEC_PCI_RC_ATS == 0 {
+        return None;
+    }
+    let pdev = <&pci::Device>::try_from(dev).ok()?;
+    // The STU is the smallest page the SMMU maps (`__ffs(pgsize_bitmap)`).
+    pdev.ats_supported()
+        .then(|| smmu.info.pgsize_bitmap.trailing_zeros())
 }
 
 /// The driver's `struct iommu_ops` and static identity and blocked domains,
@@ -100,18 +130,46 @@ impl IommuOps for Iommu {
             }
             Ok(sids)
         })();
+        let master = (|| {
+            let sids = sids?;
+            let state = Arc::pin_init(
+                new_mutex!(MasterState {
+                    cdtab: None,
+                    domain: None,
+                    s1: false,
+                    ste: None,
+                    ats_enabled: false,
+                    ats_in_array: false,
+                    ats_broken: false,
+                }),
+                GFP_KERNEL,
+            )?;
+            let ats_stu = ats_stu(smmu, dev, fwspec);
+            if ats_stu.is_some() {
+                if let Err(e) = smmu.add_ats_master(dev, &sids, &state) {
+                    smmu.remove_streams(&sids);
+                    return Err(e);
+                }
+            }
+            Ok((sids, ats_stu, state))
+        })();
+        let (sids, ats_stu, state) = match master {
+            Ok(m) => (Ok(m.0), m.1, Ok(m.2)),
+            Err(e) => (Err(e), None, Err(e)),
+        };
         try_pin_init!(Master {
             sids: sids?,
-            state <- new_mutex!(MasterState {
-                cdtab: None,
-                domain: None,
-                s1: false,
-            }),
+            ats_stu,
+            state: state?,
         }? Error)
     }
 
     fn release_device(&self, _dev: &Device, m: Pin<KBox<Master>>) {
-        // The core attached the blocked domain (`RELEASE_DOMAIN`) first.
+        // The core attached the blocked domain (`RELEASE_DOMAIN`) first:
+        // ATS is off.
+        if m.ats_stu.is_some() {
+            self.smmu.remove_ats_master(&m.sids);
+        }
         self.smmu.remove_streams(&m.sids);
     }
 
@@ -137,12 +195,12 @@ impl IommuOps for Iommu {
         self.smmu.is_adopted(&m.sids)
     }
 
-    fn attach_identity(&self, _dev: &Device, m: Pin<&Master>) -> Result {
-        self.smmu.attach(None, m.get_ref(), Target::Bypass)
+    fn attach_identity(&self, dev: &Device, m: Pin<&Master>) -> Result {
+        self.smmu.attach(None, dev, m.get_ref(), Target::Bypass)
     }
 
-    fn attach_blocked(&self, _dev: &Device, m: Pin<&Master>) -> Result {
-        self.smmu.attach(None, m.get_ref(), Target::Abort)
+    fn attach_blocked(&self, dev: &Device, m: Pin<&Master>) -> Result {
+        self.smmu.attach(None, dev, m.get_ref(), Target::Abort)
     }
 
     fn domain_alloc_paging_flags(

@@ -130,12 +130,23 @@ impl Smmu {
             dev_err!(dev, "no device {} behind this SMMU\n", name);
             return Err(ENODEV);
         };
-        match self.strtab.read(sid)?.map(|q| decode_ste(&q)) {
+        let ste = self.strtab.read(sid)?;
+        match ste.as_ref().map(decode_ste) {
             Some(SteTranslation::S1 { .. } | SteTranslation::S2(_)) => {}
             _ => {
                 dev_err!(dev, "{} is not attached to a paging domain\n", name);
                 return Err(EINVAL);
             }
+        }
+        // Its ATC would outlive this kernel's invalidations, and the next
+        // kernel does not know ATS is on.
+        if ste.is_some_and(|q| crate::hw::ste::field::EATS.get(q[1]) != 0) {
+            dev_err!(
+                dev,
+                "live update of {}: devices using ATS are not supported\n",
+                name
+            );
+            return Err(EOPNOTSUPP);
         }
         let mut lu = self.lu_request.lock();
         if lu.is_none() {

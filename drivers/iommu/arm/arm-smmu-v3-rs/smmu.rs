@@ -4,6 +4,7 @@
 //! reset and enabled on creation, disabled with GBPA abort on drop.
 
 use crate::{
+    ats::AtsMasters,
     cmdq::{Cmdq, SyncAfter},
     domain::Tag,
     events::{InQueue, RateLimit, EVT_QWORDS},
@@ -73,6 +74,8 @@ pub(crate) struct Smmu {
     pub(crate) lu_request: Pin<KBox<Mutex<Option<lu::Request>>>>,
     /// Translation adopted from the previous kernel ([`crate::lu`]).
     pub(crate) adopted: Pin<KBox<Mutex<Option<lu::Adopted>>>>,
+    /// The devices that may use ATS ([`crate::ats`]).
+    pub(crate) ats: AtsMasters,
 }
 
 impl Smmu {
@@ -135,6 +138,7 @@ impl Smmu {
         let ratelimit = KBox::pin_init(RateLimit::new(), GFP_KERNEL)?;
         let lu_request = KBox::pin_init(new_mutex!(None), GFP_KERNEL)?;
         let adopted = KBox::pin_init(new_mutex!(None), GFP_KERNEL)?;
+        let ats = AtsMasters::new()?;
         let strtab_slot = KBox::<StreamTable>::new_uninit(GFP_KERNEL)?;
         let caps = SteCaps::from_features(info.features);
 
@@ -214,6 +218,7 @@ impl Smmu {
             strtab,
             lu_request,
             adopted,
+            ats,
         };
         let plan = crate::hw::reset::plan(&smmu.info, &mem, &opts).map_err(|e| {
             dev_err!(dev, "cannot program the SMMU: {:?}\n", e);
@@ -261,6 +266,7 @@ impl Smmu {
     /// when the platform device unbinds, after every device behind the SMMU
     /// was released (`arm_smmu_device_remove()`).
     pub(crate) fn shutdown(&self) {
+        self.ats_quiesce();
         if !self.shut_down.xchg(true, Relaxed) {
             reset::disable(&self.dev, &self.regs, &self.cmdq);
             reset::abort_incoming(&self.dev, &self.regs, &self.cmdq);
@@ -403,7 +409,17 @@ impl Smmu {
             return Err(ENODEV);
         }
         let regs = self.regs.access().ok_or(ENODEV)?;
-        self.cmdq.issue_with(&regs, sync, fill)
+        let mut timeout = false;
+        self.cmdq.issue_with(&regs, sync, |push| {
+            fill(&mut |cmd: &Cmd| {
+                self.test_atc_timeout(cmd, &mut timeout);
+                push(cmd)
+            })
+        })?;
+        if timeout && sync != SyncAfter::Never {
+            return Err(crate::cmdq::ATC_TIMEOUT);
+        }
+        Ok(())
     }
 }
 

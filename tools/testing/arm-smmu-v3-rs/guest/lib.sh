@@ -47,6 +47,29 @@ disk_read_sha() {
 	expect_eq "$2" "$(disk_sha "$1")" "$(sha256sum <"$1" | cut -d' ' -f1)"
 }
 
+# group_type_set CHECK PCIDIR DRVDIR TYPE: unbinds the device from its
+# driver and writes its group's type (check CHECK.type); the device stays
+# unbound.
+group_type_set() {
+	echo "${2##*/}" >"$3/unbind"
+	if echo "$4" >"$2/iommu_group/type" 2>/tmp/err; then
+		expect_eq "$1.type" "$4" "$(cat "$2/iommu_group/type")"
+	else
+		fail "$1.type" "writing $4: $(cat /tmp/err)"
+	fi
+}
+
+# rebind_read CHECK PCIDIR DRVDIR DISK: binds the device again and reads
+# DISK whole (check CHECK.read_sha256).
+rebind_read() {
+	echo "${2##*/}" >"$3/bind"
+	if wait_for "/dev/$4" 20; then
+		disk_read_sha "/dev/$4" "$1.read_sha256"
+	else
+		fail "$1.present" "no /dev/$4 after rebinding"
+	fi
+}
+
 # disk_sha DEV: the host's sha256 of DEV's image (an NVMe disk's by the
 # serial of its controller, as controllers may be named in any order).
 disk_sha() {

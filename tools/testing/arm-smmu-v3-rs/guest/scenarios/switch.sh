@@ -18,18 +18,8 @@ expect_eq switch.start DMA "$(cat "$pci/iommu_group/type" 2>/dev/null)"
 n=0
 for t in identity DMA-FQ DMA; do
 	n=$((n + 1))
-	echo "${pci##*/}" >"$drv/unbind"
-	if echo "$t" >"$pci/iommu_group/type" 2>/tmp/err; then
-		expect_eq "switch$n.type" "$t" "$(cat "$pci/iommu_group/type")"
-	else
-		fail "switch$n.type" "writing $t: $(cat /tmp/err)"
-	fi
-	echo "${pci##*/}" >"$drv/bind"
-	if wait_for /dev/$disk 20; then
-		disk_read_sha /dev/$disk "switch$n.$t.read_sha256"
-	else
-		fail "switch$n.$t.present" "no /dev/$disk after rebinding"
-	fi
+	group_type_set "switch$n" "$pci" "$drv" "$t"
+	rebind_read "switch$n.$t" "$pci" "$drv" "$disk"
 done
 bdf=${pci##*/}
 echo 1 >"$pci/remove"
