@@ -420,49 +420,70 @@ done
 # whose unmaps invalidate.
 "$REPO/tools/testing/arm-smmu-v3-rs/make-dtb.sh" ats-supported "$dtbs/ats-supported.dtb" ||
 	echo "FAIL dtb/ats-supported cannot make the device tree" | tee -a "$out"
-ATS=(--dtb "$dtbs/ats-supported.dtb" --root-port --ats --qemu -nic --qemu none --disk vda=64
+ATS=(--root-port --ats --qemu -nic --qemu none --disk vda=64
 	--append arm_smmu_v3_rs.ats_test_force=1 --trace smmuv3_cmdq_opcode)
-run --driver rs --name rs-ats-pci "${ATS[@]}" ats
+run --driver rs --name rs-ats-pci --dtb "$dtbs/ats-supported.dtb" "${ATS[@]}" ats
+# The same on a stage-2-only SMMU (the device tree of its machine type).
+"$REPO/tools/testing/arm-smmu-v3-rs/make-dtb.sh" ats-supported "$dtbs/ats-supported-s2.dtb" virt-9.0 ||
+	echo "FAIL dtb/ats-supported-s2 cannot make the device tree" | tee -a "$out"
+run --driver rs --name rs-ats-s2 --dtb "$dtbs/ats-supported-s2.dtb" "${S2[@]}" "${ATS[@]}" ats
 # The disk is 01:00.0 behind the root port: StreamID 0x100. From its 101st
 # ATC invalidation on it "times out": an unmap's invalidation finds it.
-run --driver rs --name rs-ats-broken "${ATS[@]}" --append arm_smmu_v3_rs.ats_test_timeout_sid=0x100 \
+run --driver rs --name rs-ats-broken --dtb "$dtbs/ats-supported.dtb" "${ATS[@]}" \
+	--append arm_smmu_v3_rs.ats_test_timeout_sid=0x100 \
 	--append arm_smmu_v3_rs.ats_test_timeout_after=100 \
 	--append ats_expect=broken ats
 # batches NAME: "TLBI ATC PAIRED TAIL" -- CMD_SYNC-ended batches of only
-# TLBI_NH_VA, of only ATC_INV, ATC batches right after a TLBI batch, and
-# TLBI batches after the last ATC batch.
+# TLBI_NH_VA (or, at stage 2, TLBI_S2_IPA), of only ATC_INV, ATC batches
+# right after a TLBI batch, and TLBI batches after the last ATC batch.
 batches() {
 	opcodes "$1" | awk '
 		$0 == "SYNC" { k = (n && n == t) ? "T" : (n && n == a) ? "A" : "";
 			if (k == "T") { tl++; tail++ }
 			if (k == "A") { at++; tail = 0; if (last == "T") pr++ }
 			last = k; n = t = a = 0; next }
-		{ n++ } /^TLBI_NH_VA$/ { t++ } /^ATC_INV$/ { a++ }
+		{ n++ } /^TLBI_(NH_VA|S2_IPA)$/ { t++ } /^ATC_INV$/ { a++ }
 		END { printf "%d %d %d %d", tl, at, pr, tail }'
 }
-for r in rs-ats-pci rs-ats-broken; do selected $r && echo "INFO commands $r: $(counts "$r")"; done
-read -r tl at pr tail <<<"$(batches rs-ats-pci)"
-expect ats/unmap-invalidates-atc '[ "${tl:-0}" -gt 0 ] && [ "$pr" = "$tl" ]' \
-	"each of the $tl TLBI_NH_VA batches is followed by an ATC_INV batch and its CMD_SYNC ($pr)" rs-ats-pci
-# The commands of every attach and detach of rs-ats-pci, the unmaps'
-# invalidations taken out: reset; the host bridge's and the root port's
-# DMA domains (stage 1: CD 0, then the STE, each in the writer's two synced
-# steps); the disk's, with ATS turned on (the same, then the whole-ATC
-# invalidation before pci_enable_ats(), as C's arm_smmu_enable_ats()); to
-# identity with ATS turned off (pci_disable_ats() first, the STE, CD 0
-# cleared, the whole ATC invalidated as C's commit does, the ASID's last
-# user gone); back to DMA; removed (to blocked); found again by a rescan.
+for r in rs-ats-pci rs-ats-s2 rs-ats-broken; do selected $r && echo "INFO commands $r: $(counts "$r")"; done
+for r in rs-ats-pci rs-ats-s2; do
+	read -r tl at pr tail <<<"$(batches $r)"
+	expect ats/unmap-invalidates-atc/$r '[ "${tl:-0}" -gt 0 ] && [ "$pr" = "$tl" ]' \
+		"each of the $tl TLBI batches is followed by an ATC_INV batch and its CMD_SYNC ($pr)" $r
+done
+# The commands of every attach and detach of a run, the invalidations of
+# unmaps and flush-queue flushes taken out: reset; the host bridge's and
+# the root port's DMA domains (stage 1: CD 0, then the STE, each in the
+# writer's two synced steps; stage 2: the STE); the disk's, with ATS
+# turned on (the same, then the whole-ATC invalidation before
+# pci_enable_ats(), as C's arm_smmu_enable_ats()); to identity with ATS
+# turned off (pci_disable_ats() first, the STE, CD 0 cleared, the whole
+# ATC invalidated as C's commit does, the tag's last user gone); back to
+# DMA; DMA-FQ (no attach: the same domain gets a flush queue); DMA again,
+# a new domain with ATS on both sides (the new tag in CD 0 or the STE,
+# three writer steps, the ATC, the old tag flushed); removed (to blocked);
+# found again by a rescan.
 attach_cmds() {
-	opcodes "$1" | paste -sd' ' | sed -E 's/(TLBI_NH_VA )+SYNC( ATC_INV SYNC)? ?//g; s/ $//'
+	opcodes "$1" | paste -sd' ' |
+		sed -E 's/(TLBI_NH_ASID|TLBI_S12_VMALL) SYNC ATC_INV SYNC ?//g;
+			s/(TLBI_(NH_VA|S2_IPA) )+SYNC( ATC_INV SYNC)? ?//g; s/ $//'
 }
-S1_ON="CFGI_CD SYNC CFGI_CD SYNC CFGI_STE SYNC CFGI_STE SYNC"
-ATS_ON="$S1_ON ATC_INV SYNC"
-ATS_OFF="CFGI_STE SYNC CFGI_STE SYNC CFGI_CD SYNC CFGI_CD SYNC ATC_INV SYNC TLBI_NH_ASID SYNC"
-want="CFGI_STE_RANGE SYNC TLBI_NSNH_ALL SYNC $S1_ON $S1_ON $ATS_ON $ATS_OFF $ATS_ON $ATS_OFF $ATS_ON"
-got=$(attach_cmds rs-ats-pci)
-detail="every attach as expected; CMD_SYNCs: ATS on $(grep -o SYNC <<<"$ATS_ON" | wc -l), off $(grep -o SYNC <<<"$ATS_OFF" | wc -l)"
-[ "$got" = "$want" ] || detail="got '$got' want '$want'"
-expect ats/attach-commands '[ "$got" = "$want" ]' "$detail" rs-ats-pci
+RESET="CFGI_STE_RANGE SYNC TLBI_NSNH_ALL SYNC"
+# attach_check RUN ON OFF REATTACH: the run's commands are RESET, two
+# devices without ATS, then ON OFF ON REATTACH OFF ON.
+attach_check() {
+	local plain=${2% ATC_INV SYNC} got want detail
+	want="$RESET $plain $plain $2 $3 $2 $4 $3 $2"
+	got=$(attach_cmds "$1")
+	detail="every attach as expected; CMD_SYNCs: ATS on $(grep -o SYNC <<<"$2" | wc -l), off $(grep -o SYNC <<<"$3" | wc -l), re-attach $(grep -o SYNC <<<"$4" | wc -l)"
+	[ "$got" = "$want" ] || detail="got '$got' want '$want'"
+	expect "ats/attach-commands/$1" '[ "$got" = "$want" ]' "$detail" "$1"
+}
+CD2="CFGI_CD SYNC CFGI_CD SYNC" STE2="CFGI_STE SYNC CFGI_STE SYNC"
+attach_check rs-ats-pci "$CD2 $STE2 ATC_INV SYNC" "$STE2 $CD2 ATC_INV SYNC TLBI_NH_ASID SYNC" \
+	"$CD2 CFGI_CD SYNC ATC_INV SYNC TLBI_NH_ASID SYNC"
+attach_check rs-ats-s2 "$STE2 ATC_INV SYNC" "$STE2 ATC_INV SYNC TLBI_S12_VMALL SYNC" \
+	"$STE2 CFGI_STE SYNC ATC_INV SYNC TLBI_S12_VMALL SYNC"
 # Once the device is found broken, unmaps send it no ATC invalidation: the
 # ATC batches are the ones issued until the work item marked it broken.
 read -r tl at pr tail <<<"$(batches rs-ats-broken)"

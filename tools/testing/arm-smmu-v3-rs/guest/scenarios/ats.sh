@@ -7,7 +7,8 @@
 # commands, not an ATC). The ATS Enable bit is read from the device's
 # configuration space:
 #   DMA domain: on; reads give the image's sha256
-#   identity domain: off (a bypass STE refuses ATS); back to DMA: on
+#   identity domain: off (a bypass STE refuses ATS); back to DMA: on;
+#   DMA-FQ, then DMA (a new paging domain, ATS stays on): on
 #   removed and found again by a rescan: on, reads good
 # With `ats_expect=broken` (arm_smmu_v3_rs.ats_test_timeout_sid= the
 # disk's StreamID), the disk's ATC invalidations "time out" after a while:
@@ -45,11 +46,13 @@ find_pci() {
 	while [ -n "$pci" ] && [ ! -e "$pci/iommu_group" ]; do pci=${pci%/*}; done
 }
 
-# ats_switch ON: identity and back to DMA, ATS off in identity and ON in
-# DMA; with ON=on also removed and found again (probed again: ATS on).
+# ats_switch ON: identity, back to DMA, DMA-FQ (the same domain, its
+# flush queue on), DMA (a new paging domain: a re-attach with ATS on); ATS
+# off in identity and ON in the others; with ON=on also removed and found
+# again (probed again: ATS on).
 ats_switch() {
 	n=0
-	for t in identity DMA; do
+	for t in identity DMA DMA-FQ DMA; do
 		n=$((n + 1))
 		group_type_set "ats$n.$t" "$pci" "$drv" "$t"
 		case "$t" in identity) want=off ;; *) want=$1 ;; esac
