@@ -1181,6 +1181,8 @@ mod tests {
             fsleep(Delta::from_millis(1));
             waited += 1;
         }
+        // Whatever happened, the looping threads end.
+        sim.stop.store(true, R);
         assert_eq!(done.load(R), 3);
         assert_eq!(failed.load(R), 0);
         Ok(sim)
