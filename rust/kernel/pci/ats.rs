@@ -16,9 +16,8 @@ use super::Device;
 use crate::{bindings, device, error::to_result, prelude::*};
 
 /// Offset of the ATS Control register in the ATS capability
-/// (`PCI_ATS_CTRL`), and its Enable bit (`PCI_ATS_CTRL_ENABLE`).
+/// (`PCI_ATS_CTRL`).
 const ATS_CTRL: i32 = bindings::PCI_ATS_CTRL as i32;
-const ATS_CTRL_ENABLE: u16 = bindings::PCI_ATS_CTRL_ENABLE as u16;
 
 impl<Ctx: device::DeviceContext> Device<Ctx> {
     /// Whether the device has an ATS capability the kernel may enable
@@ -60,12 +59,8 @@ impl<Ctx: device::DeviceContext> Device<Ctx> {
         let _ = self.ats_control();
     }
 
-    /// Whether the device's ATS Control register has Enable set, read
-    /// from configuration space; `None` if it has no ATS capability.
-    pub fn ats_enabled_in_config(&self) -> Option<bool> {
-        self.ats_control().map(|ctrl| ctrl & ATS_CTRL_ENABLE != 0)
-    }
-
+    /// The ATS Control register, read from configuration space; `None` if
+    /// the device has no ATS capability.
     fn ats_control(&self) -> Option<u16> {
         // SAFETY: `self.as_raw()` is a valid `struct pci_dev`.
         let pos = unsafe {

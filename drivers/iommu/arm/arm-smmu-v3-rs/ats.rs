@@ -62,7 +62,7 @@ impl AtsMasters {
 
 /// The test-only StreamID whose ATC invalidations "time out"
 /// (`ats_test_timeout_sid`), if set.
-fn test_timeout_sid() -> Option<u32> {
+pub(crate) fn test_timeout_sid() -> Option<u32> {
     match crate::module_parameters::ats_test_timeout_sid.value() {
         u32::MAX => None,
         sid => Some(sid),
@@ -115,15 +115,14 @@ impl Smmu {
     }
 
     /// [`Smmu::issue_with`]'s check for the test-only parameters
-    /// `ats_test_timeout_sid` and `ats_test_timeout_after`: once that many
-    /// ATC invalidations of the StreamID went through, a batch with one
-    /// more returns [`ATC_TIMEOUT`] as if the device stopped answering.
-    pub(crate) fn test_atc_timeout(&self, cmd: &Cmd, hit: &mut bool) {
-        if let Cmd::AtcInv { sid, .. } = cmd {
-            if test_timeout_sid() == Some(*sid) {
-                let after = crate::module_parameters::ats_test_timeout_after.value();
-                *hit |= self.ats.test_seen.fetch_add(1, Relaxed) >= after;
-            }
+    /// `ats_test_timeout_sid` (`dead`) and `ats_test_timeout_after`: once
+    /// that many ATC invalidations of the StreamID went through, a batch
+    /// with one more returns [`ATC_TIMEOUT`] as if the device stopped
+    /// answering.
+    pub(crate) fn test_atc_timeout(&self, cmd: &Cmd, dead: u32, hit: &mut bool) {
+        if matches!(cmd, Cmd::AtcInv { sid, .. } if *sid == dead) {
+            let after = crate::module_parameters::ats_test_timeout_after.value();
+            *hit |= self.ats.test_seen.fetch_add(1, Relaxed) >= after;
         }
     }
 

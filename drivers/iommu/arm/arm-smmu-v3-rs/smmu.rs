@@ -409,10 +409,14 @@ impl Smmu {
             return Err(ENODEV);
         }
         let regs = self.regs.access().ok_or(ENODEV)?;
+        let Some(dead) = crate::ats::test_timeout_sid() else {
+            return self.cmdq.issue_with(&regs, sync, fill);
+        };
+        // Only with the test-only `ats_test_timeout_sid` set.
         let mut timeout = false;
         self.cmdq.issue_with(&regs, sync, |push| {
             fill(&mut |cmd: &Cmd| {
-                self.test_atc_timeout(cmd, &mut timeout);
+                self.test_atc_timeout(cmd, dead, &mut timeout);
                 push(cmd)
             })
         })?;
