@@ -9,7 +9,7 @@
 DRIVER ?= rs
 MACHINE ?= dt
 
-.PHONY: all build setup qemu test test-harness kunit host-test qemu-test bench check fuzz patches clean
+.PHONY: all build setup distro-setup qemu test test-harness kunit host-test qemu-test bench check fuzz patches clean
 
 all: build
 
@@ -18,6 +18,12 @@ setup:
 
 build: setup
 	@bash scripts/build.sh
+
+# Debian's arm64 kernel (kernel-version.mk: DISTRO_*), its toolchain in a
+# private prefix, and the Rust metadata its headers package lacks; the
+# groundwork of the out-of-tree build for a stock distribution kernel.
+distro-setup: setup
+	@bash scripts/distro-setup.sh
 
 # Boot QEMU with two disks behind the SMMU; DRIVER=rs (default) or c,
 # MACHINE=dt (default) or server (UEFI + ACPI, 64K pages, modules).

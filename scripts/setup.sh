@@ -15,14 +15,9 @@ fail() { echo "setup: FAILED: $1" >&2; echo "setup: what to do: $2" >&2; exit 1;
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src
       qemu-system-arm bc flex bison libelf-dev libssl-dev cpio kmod
       device-tree-compiler make python3 dpkg-dev rust-web-clippy rustfmt-web
-      file gzip gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-efi-aarch64)
+      file gzip gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-efi-aarch64 patchelf)
 
-# The Debian mirror this machine's own apt sources use (the suite without
-# -security/-updates), so no mirror host is ever written in the repo.
-MIRROR=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Created-By: Packages' 2>/dev/null |
-	awk '$2 !~ /-(security|updates|backports)$/ {print $1; exit}')
-MIRROR=${MIRROR%/}
-[ -n "$MIRROR" ] || fail "no Debian mirror in this machine's apt sources" "add the bookworm suite to /etc/apt/sources.list.d/ and run apt-get update"
+. "$REPO/scripts/apt-private.sh"
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -63,30 +58,6 @@ elif [ -n "${need_update:-}" ]; then
 	$SUDO apt-get update -qq || fail "apt-get update" "check network access to the Debian mirror"
 fi
 /usr/bin/rustc --version | grep -q ' 1\.9[0-9]' || fail "rustc-web version" "/usr/bin/rustc must be rustc-web >= 1.90"
-
-# A private apt configuration for downloads from other suites, so the
-# system's sources never gain trixie.
-APTDL=$CACHE/apt
-apt_dl() {
-	local suite=$1 arch=$2; shift 2
-	mkdir -p "$APTDL/lists/partial" "$APTDL/cache/archives/partial" "$APTDL/etc"
-	local list=$APTDL/etc/$suite.sources
-	cat >"$list" <<EOS
-Types: deb
-URIs: $MIRROR
-Suites: $suite
-Components: main
-Architectures: $arch
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOS
-	local opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$APTDL/etc-$suite"
-		    -o "Dir::State::Lists=$APTDL/lists-$suite" -o "Dir::Cache=$APTDL/cache"
-		    -o "APT::Architectures::=$arch" -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
-	mkdir -p "$APTDL/etc-$suite" "$APTDL/lists-$suite/partial"
-	cp "$list" "$APTDL/etc-$suite/"
-	apt-get "${opts[@]}" update -qq || return 1
-	apt-get "${opts[@]}" download "$@"
-}
 
 # busybox for the guests
 BB=$CACHE/busybox/bin/busybox
