@@ -138,14 +138,11 @@ impl<T: MsiWriter> Drop for Msis<T> {
     }
 }
 
-impl platform::Device<Bound> {
+/// MSIs of a bound platform device. A trait, as [`crate::dma::Device`] is,
+/// so that only a driver that signals with MSIs brings it into scope.
+pub trait MsiDevice {
     /// Whether the firmware gives this device an MSI controller.
-    pub fn has_msi_domain(&self) -> bool {
-        let dev: &crate::device::Device = self.as_ref();
-        // SAFETY: `dev.as_raw()` is a valid device; `msi.domain` is set when
-        // the device is created and read-only after.
-        !unsafe { (*dev.as_raw()).msi.domain }.is_null()
-    }
+    fn has_msi_domain(&self) -> bool;
 
     /// Allocates `nvec` MSIs for the device (indices `0..nvec`). `writer`
     /// writes each vector's message into the device, from now until the
@@ -153,7 +150,25 @@ impl platform::Device<Bound> {
     ///
     /// Fails with `ENODEV` when the device has no MSI controller, `EBUSY`
     /// when too many devices use this facility, or the MSI core's error.
-    pub fn alloc_msis<T: MsiWriter>(&self, nvec: u32, writer: Arc<T>) -> Result {
+    fn alloc_msis<T: MsiWriter>(&self, nvec: u32, writer: Arc<T>) -> Result;
+
+    /// The interrupt of MSI vector `index` (allocated by
+    /// [`MsiDevice::alloc_msis`]), to register a handler with.
+    fn msi_irq(&self, index: u32) -> Result<IrqRequest<'_>>;
+}
+
+impl MsiDevice for platform::Device<Bound> {
+    fn has_msi_domain(&self) -> bool {
+        if cfg!(arm_smmu_v3_rs_distro) {
+            return false;
+        }
+        let dev: &crate::device::Device = self.as_ref();
+        // SAFETY: `dev.as_raw()` is a valid device; `msi.domain` is set when
+        // the device is created and read-only after.
+        !unsafe { (*dev.as_raw()).msi.domain }.is_null()
+    }
+
+    fn alloc_msis<T: MsiWriter>(&self, nvec: u32, writer: Arc<T>) -> Result {
         if !self.has_msi_domain() {
             return Err(ENODEV);
         }
@@ -192,24 +207,32 @@ impl platform::Device<Bound> {
         crate::devres::register(dev, msis, GFP_KERNEL)
     }
 
-    /// The interrupt of MSI vector `index` (allocated by
-    /// [`Self::alloc_msis`]), to register a handler with.
-    pub fn msi_irq(&self, index: u32) -> Result<IrqRequest<'_>> {
-        let dev: &crate::device::Device<Bound> = self.as_ref();
-        // SAFETY: `dev.as_raw()` is a valid device.
-        let irq = unsafe {
-            bindings::msi_domain_get_virq(
-                dev.as_raw(),
-                bindings::msi_domain_ids_MSI_DEFAULT_DOMAIN,
-                index,
-            )
-        };
-        if irq == 0 {
-            return Err(ENXIO);
+    fn msi_irq(&self, index: u32) -> Result<IrqRequest<'_>> {
+        #[cfg(arm_smmu_v3_rs_distro)]
+        {
+            // Out of tree, on a stock kernel crate, `IrqRequest::new` is
+            // crate-private: `has_msi_domain` says no and nothing gets here.
+            let _ = index;
+            Err(ENODEV)
         }
-        // SAFETY: `irq` is an MSI vector of this device; the vectors are
-        // freed by devres after the driver's data (holding any handler
-        // registered with this request) is dropped.
-        Ok(unsafe { IrqRequest::new(dev, irq) })
+        #[cfg(not(arm_smmu_v3_rs_distro))]
+        {
+            let dev: &crate::device::Device<Bound> = self.as_ref();
+            // SAFETY: `dev.as_raw()` is a valid device.
+            let irq = unsafe {
+                bindings::msi_domain_get_virq(
+                    dev.as_raw(),
+                    bindings::msi_domain_ids_MSI_DEFAULT_DOMAIN,
+                    index,
+                )
+            };
+            if irq == 0 {
+                return Err(ENXIO);
+            }
+            // SAFETY: `irq` is an MSI vector of this device; the vectors are
+            // freed by devres after the driver's data (holding any handler
+            // registered with this request) is dropped.
+            Ok(unsafe { IrqRequest::new(dev, irq) })
+        }
     }
 }

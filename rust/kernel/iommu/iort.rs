@@ -5,7 +5,7 @@
 //!
 //! C header: [`include/linux/acpi_iort.h`](srctree/include/linux/acpi_iort.h)
 
-use crate::{platform, str::CStr};
+use crate::{platform, prelude::*};
 
 /// The IORT node that the IORT created `pdev` for, as the bytes firmware
 /// laid out (`struct acpi_iort_node` and its node data, `node->length`

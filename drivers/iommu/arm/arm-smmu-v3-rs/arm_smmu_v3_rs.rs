@@ -20,6 +20,7 @@ use kernel::{
     device::{Bound, Core, Device},
     dma::{Device as _, DmaMask},
     irq, of, platform,
+    platform_msi::MsiDevice as _,
     prelude::*,
     sync::Arc,
     uaccess::UserSliceReader,

@@ -21,7 +21,7 @@ use crate::{
 };
 use kernel::{
     device::Device,
-    pci,
+    pci::{self, ats::Ats as _},
     prelude::*,
     sync::{
         aref::ARef,

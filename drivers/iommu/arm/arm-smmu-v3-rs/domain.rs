@@ -50,7 +50,7 @@ use kernel::{
         pgtable::Config,
         pgtable_tlb::{IoPgTable, IoPgtableTlb, ARM64LPAES1, ARM64LPAES2},
     },
-    pci,
+    pci::{self, ats::Ats as _},
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},

@@ -17,7 +17,7 @@ use kernel::{
         fwspec::{Fwspec, OfXlate, FWSPEC_PCI_RC_ATS},
         ops::{Cap, IommuOps, ReleaseDomain, ResvRegions, Statics},
     },
-    pci,
+    pci::{self, ats::Ats as _},
     prelude::*,
     sync::{new_mutex, Arc, Mutex},
 };
