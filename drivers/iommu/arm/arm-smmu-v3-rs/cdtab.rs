@@ -6,12 +6,15 @@
 
 use crate::{
     hw::{
-        cd::{self, Cd, CdL1Desc},
+        cd::{self, Cd},
         ste::{CdTable as SteCdTable, CdTableFormat},
-        writer::{CdKind, Plan, Qwords, ENTRY_QWORDS},
+        writer::{CdKind, Plan, ENTRY_QWORDS},
     },
     table::{Entry, TableMem, CD_UPDATES},
 };
+// Level-2 CD tables and reading CDs back: for now only KUnit uses them.
+#[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
+use crate::hw::{cd::CdL1Desc, writer::Qwords};
 use kernel::{
     device::{Bound, Device},
     prelude::*,
