@@ -127,13 +127,23 @@ cmo_trace_count() {
 # coldplug: loads the module of every device's modalias, as udev does at
 # boot, honouring the command line's modprobe.blacklist= as kmod does
 # (busybox's modprobe only reads /etc/modprobe.d); logs what it loaded.
+# Again while that changes anything, as udev does for the devices that
+# appear: an IOMMU driver's module, once bound, lets the PCI devices that
+# waited for it probe, and theirs (virtio) then appear.
 coldplug() {
+	local a round prev= now
 	mkdir -p /etc/modprobe.d
 	for m in $(arg modprobe.blacklist | tr , ' '); do
 		echo "blacklist $m"
 	done >/etc/modprobe.d/cmdline.conf
-	for a in $(cat /sys/bus/*/devices/*/modalias 2>/dev/null | sort -u); do
-		modprobe -b "$a" 2>/dev/null
+	for round in 1 2 3 4 5; do
+		for a in $(cat /sys/bus/*/devices/*/modalias 2>/dev/null | sort -u); do
+			modprobe -b "$a" 2>/dev/null
+		done
+		now=$(cut -d' ' -f1 /proc/modules | sort | paste -sd' ' -)
+		[ "$now" = "$prev" ] && break
+		prev=$now
+		sleep 1
 	done
 	echo "SMMUTEST MODULES $(cut -d' ' -f1 /proc/modules | sort | paste -sd' ' -)"
 }

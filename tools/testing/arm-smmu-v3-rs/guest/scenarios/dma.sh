@@ -19,6 +19,11 @@ check_disk() {
 	fi
 	pass "$1.present" "$dev"
 	pci=$(readlink -f "/sys/block/$1/device")
+	# NVMe multipath (a distribution kernel's NVME_MULTIPATH): the disk
+	# hangs off its subsystem; take its first controller.
+	case "$pci" in */nvme-subsys*)
+		for c in "$pci"/nvme[0-9]*; do pci=$(readlink -f "$c"); break; done ;;
+	esac
 	while [ -n "$pci" ] && [ ! -e "$pci/iommu_group" ]; do pci=${pci%/*}; done
 	expect_eq "$1.domain" "$want_type" "$(cat "$pci/iommu_group/type" 2>/dev/null)"
 	disk_read_sha "$dev" "$1.read_sha256"
