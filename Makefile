@@ -9,7 +9,7 @@
 DRIVER ?= rs
 MACHINE ?= dt
 
-.PHONY: all build setup distro-setup qemu test test-harness kunit host-test qemu-test bench check fuzz patches clean
+.PHONY: all build setup distro-setup distro qemu test test-harness kunit host-test qemu-test bench check fuzz patches clean
 
 all: build
 
@@ -24,6 +24,12 @@ build: setup
 # groundwork of the out-of-tree build for a stock distribution kernel.
 distro-setup: setup
 	@bash scripts/distro-setup.sh
+
+# The driver as an out-of-tree module for that stock kernel, with no kernel
+# rebuild: build/distro/arm_smmu_v3_rs.ko (and build/distro/modules/, the
+# tree the distro-* QEMU runs load).
+distro: setup
+	@bash scripts/distro.sh
 
 # Boot QEMU with two disks behind the SMMU; DRIVER=rs (default) or c,
 # MACHINE=dt (default) or server (UEFI + ACPI, 64K pages, modules).
@@ -51,7 +57,7 @@ kunit: build
 	@bash scripts/kunit.sh
 
 # QEMU_ONLY=REGEX limits the runs (e.g. QEMU_ONLY='rs-dma|c-dma').
-qemu-test: build
+qemu-test: build distro
 	@bash scripts/qemu-test.sh
 
 # dma_map_benchmark, Rust vs C, alternating boots (BENCH_ROUNDS, BENCH_SECS).

@@ -22,6 +22,7 @@ DISTRO_PREFIX=$DISTRO/prefix
 DISTRO_DEB=$DISTRO/debian
 DISTRO_KBUILD=$DISTRO/kbuild
 DISTRO_BIN=$DISTRO/bin
+BINDGEN_BIN=$DISTRO/prefix/usr/bin/bindgen
 DISTRO_KMAKE_VARS=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC=aarch64-linux-gnu-gcc-$DISTRO_GCC
 		   HOSTCC=gcc "RUSTC=$DISTRO_PREFIX/usr/bin/rustc" "HOSTRUSTC=$DISTRO_PREFIX/usr/bin/rustc"
 		   "BINDGEN=$DISTRO_PREFIX/usr/bin/bindgen" "RUST_LIB_SRC=$DISTRO_PREFIX/usr/lib/rustlib/src/rust/library"

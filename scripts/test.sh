@@ -42,6 +42,15 @@ echo "== build"
 if bash "$REPO/scripts/build.sh"; then
 	echo "== KUnit"
 	layer kunit bash "$REPO/scripts/kunit.sh"
+	echo "== the module for Debian's stock kernel"
+	if o=$(bash "$REPO/scripts/distro.sh" 2>&1); then
+		echo "PASS distro/build $(tail -2 <<<"$o" | head -1)"
+		passed=$((passed + 1))
+	else
+		echo "FAIL distro/build (the distro-* QEMU runs fail with it)"
+		sed 's/^/    /' <<<"$o" | tail -30
+		failed=$((failed + 1))
+	fi
 	echo "== QEMU"
 	layer qemu bash "$REPO/scripts/qemu-test.sh"
 else
