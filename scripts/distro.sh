@@ -31,10 +31,9 @@ cp -a "$REPO/$DRV/." "$SRC/$DRV/"
 cp -a "$REPO/rust" "$SRC/rust"
 cp "$PRISTINE/drivers/iommu/iommu-pages.h" "$PRISTINE/drivers/iommu/dma-iommu.h" "$SRC/drivers/iommu/"
 sed "s/@VERSION@/$VER/" "$REPO/$DRV/distro/dkms.conf" >"$SRC/dkms.conf"
+cp "$REPO/$DRV/distro/Kbuild" "$SRC/$DRV/Kbuild"
 cat >"$SRC/Kbuild" <<'EOK'
 # SPDX-License-Identifier: GPL-2.0
-ARM_SMMU_V3_RS_DISTRO := y
-export ARM_SMMU_V3_RS_DISTRO
 obj-m += drivers/iommu/arm/arm-smmu-v3-rs/
 EOK
 # The build dkms.conf runs, here with the pinned toolchain of the cache and

@@ -32,7 +32,9 @@ Signed-off-by: arm-smmu-v3-rs developers
 ---
 EOT
 	cd "$REPO"
-	for f in $(find drivers rust -type f | sort); do
+	# distro/ is the out-of-tree build for stock kernels (make distro), not
+	# part of the in-tree series.
+	for f in $(find drivers rust -type f -not -path '*/arm-smmu-v3-rs/distro/*' | sort); do
 		git diff --no-index --no-prefix /dev/null "$f" |
 			sed -e "s|^+++ $f|+++ b/$f|" -e "s|^--- /dev/null|--- /dev/null|" \
 			    -e "s|^diff --git /dev/null $f|diff --git a/$f b/$f|" || true
