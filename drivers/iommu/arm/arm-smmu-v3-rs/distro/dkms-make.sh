@@ -59,6 +59,10 @@ if [ "$(cat "$KBUILD_DIR/.complete" 2>/dev/null)" != "$stamp" ]; then
 	else
 		die "no kernel source at $LINUX_SOURCE: install linux-source-$ver (same version as $kver)"
 	fi
+	full=$(sed -n 's/^# Linux\/arm64 \([0-9.]*\) Kernel Configuration/\1/p' "$HEADERS/.config" | head -1)
+	have=$(make -s -C "$ksrc" kernelversion 2>/dev/null)
+	[ "$have" = "$full" ] ||
+		die "the kernel source at $LINUX_SOURCE is $have, the kernel $kver is $full: install linux-source-$ver at the kernel's version"
 	echo "arm_smmu_v3_rs: regenerating the Rust metadata of $kver (about 2 minutes on 2 cores)"
 	mkdir -p "$KBUILD_DIR/obj"
 	cp "$HEADERS/.config" "$KBUILD_DIR/obj/.config"
@@ -68,7 +72,10 @@ if [ "$(cat "$KBUILD_DIR/.complete" 2>/dev/null)" != "$stamp" ]; then
 	# Options that depend on host tools, not on the kernel's toolchain,
 	# and reach neither the kernel's types nor a module: the 32-bit compat
 	# vDSO, linking user programs, host OpenSSL's ML-DSA for sign-file.
-	ok='^CONFIG_(CC_CAN_LINK|COMPAT_VDSO|THUMB2_COMPAT_VDSO|OPENSSL_SUPPORTS_ML_DSA)='
+	# And the compiler's banner, which names the command: Debian's kernel
+	# was built by aarch64-linux-gnu-gcc-14, a trixie arm64 machine's is
+	# gcc-14 (the version itself is CONFIG_GCC_VERSION, compared).
+	ok='^CONFIG_(CC_CAN_LINK|COMPAT_VDSO|THUMB2_COMPAT_VDSO|OPENSSL_SUPPORTS_ML_DSA|CC_VERSION_TEXT)='
 	d=$(diff <(grep '^CONFIG_' "$HEADERS/.config" | grep -Ev "$ok" | sort) \
 		 <(grep '^CONFIG_' "$KBUILD_DIR/obj/.config" | grep -Ev "$ok" | sort)) ||
 		die "the regenerated configuration differs from the kernel's (the toolchain is not the kernel's):"$'\n'"$d"
