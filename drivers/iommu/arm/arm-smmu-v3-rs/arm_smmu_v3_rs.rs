@@ -40,11 +40,7 @@ mod lu;
 mod mmio;
 mod reset;
 mod smmu;
-// Level-2 tables and STE updates are exercised by KUnit; probe starts using
-// them when devices attach.
-#[allow(dead_code)]
 mod strtab;
-#[allow(dead_code)]
 mod table;
 
 use events::{CombinedHandler, EventHandler, GerrorHandler, PriHandler};
