@@ -9,7 +9,7 @@
 DRIVER ?= rs
 MACHINE ?= dt
 
-.PHONY: all build setup distro-setup distro qemu test test-harness kunit host-test qemu-test bench check fuzz patches clean
+.PHONY: all build setup distro-setup distro docs qemu test test-harness kunit host-test qemu-test bench check fuzz patches clean
 
 all: build
 
@@ -69,6 +69,11 @@ check: build
 
 patches: setup
 	@bash scripts/patches.sh
+
+# The kernel's documentation build of Documentation/admin-guide with the
+# driver's guide; fails on a warning about it (about 3 minutes).
+docs: setup
+	@bash scripts/docs-check.sh
 
 clean:
 	rm -rf build tools/testing/arm-smmu-v3-rs/host/target

@@ -41,7 +41,7 @@ if [ "$(cat "$WORKTREE/.overlay-repo" 2>/dev/null)" != "$REPO" ]; then
 	(cd "$REPO" && find drivers rust tools/testing/arm-smmu-v3-rs/edu -type f -exec touch {} +)
 	echo "$REPO" >"$WORKTREE/.overlay-repo"
 fi
-new_links=$(cd "$REPO" && find drivers rust -type f ! -name '*~' | sort)
+new_links=$(cd "$REPO" && find Documentation drivers rust -type f ! -name '*~' | sort)
 while read -r f; do
 	[ -n "$f" ] || continue
 	if ! grep -qxF "$f" <<<"$new_links"; then

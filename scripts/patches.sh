@@ -34,7 +34,7 @@ EOT
 	cd "$REPO"
 	# distro/ is the out-of-tree build for stock kernels (make distro), not
 	# part of the in-tree series.
-	for f in $(find drivers rust -type f -not -path '*/arm-smmu-v3-rs/distro/*' | sort); do
+	for f in $(find Documentation drivers rust -type f -not -path '*/arm-smmu-v3-rs/distro/*' | sort); do
 		git diff --no-index --no-prefix /dev/null "$f" |
 			sed -e "s|^+++ $f|+++ b/$f|" -e "s|^--- /dev/null|--- /dev/null|" \
 			    -e "s|^diff --git /dev/null $f|diff --git a/$f b/$f|" || true
