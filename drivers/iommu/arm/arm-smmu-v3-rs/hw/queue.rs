@@ -163,6 +163,81 @@ impl Queue {
     }
 }
 
+/// The valid bitmap of the lock-free command queue: one bit per entry,
+/// toggled by the producer that wrote the entry, so that the owner can
+/// tell when every entry up to the PROD it publishes is written
+/// (`arm_smmu_cmdq_set_valid_map()`, `arm_smmu_cmdq_poll_valid_map()`).
+/// An entry written on a pass with the wrap bit clear reads 1, on a pass
+/// with it set 0: toggling once per pass needs no clearing.
+impl Queue {
+    /// The bitmap words and bits covering entries `start..end` (pointers,
+    /// `end` at most one pass after `start`), one [`ValidChunk`] per word
+    /// or wrap.
+    pub const fn valid_span(self, start: u32, end: u32) -> ValidSpan {
+        ValidSpan {
+            q: self,
+            at: start & !Q_OVERFLOW_FLAG,
+            end: end & !Q_OVERFLOW_FLAG,
+        }
+    }
+}
+
+/// Bits per word of the valid bitmap.
+pub const VALID_WORD_BITS: u32 = 64;
+
+/// Part of a [`Queue::valid_span`] in one bitmap word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValidChunk {
+    /// Index of the bitmap word.
+    pub word: usize,
+    /// The entries' bits in it.
+    pub mask: u64,
+    /// What those bits read once the entries are written on this pass.
+    pub valid: u64,
+}
+
+/// Iterator of [`ValidChunk`]s.
+#[derive(Clone, Copy, Debug)]
+pub struct ValidSpan {
+    q: Queue,
+    at: u32,
+    end: u32,
+}
+
+impl Iterator for ValidSpan {
+    type Item = ValidChunk;
+
+    fn next(&mut self) -> Option<ValidChunk> {
+        if self.at == self.end {
+            return None;
+        }
+        let q = self.q;
+        let (si, ei) = (q.idx(self.at), q.idx(self.end));
+        let (sw, sb) = (si / VALID_WORD_BITS, si % VALID_WORD_BITS);
+        let (ew, eb) = (ei / VALID_WORD_BITS, ei % VALID_WORD_BITS);
+        // To the end of the word, or of the span if it ends in this word
+        // on this pass (C's `limit`).
+        let limit = if ew == sw && eb > sb {
+            eb
+        } else {
+            VALID_WORD_BITS.min(q.entries() - sw * VALID_WORD_BITS)
+        };
+        let width = limit - sb;
+        let mask = if width == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << width) - 1) << sb
+        };
+        let valid = if q.wrp(self.at) == 0 { mask } else { 0 };
+        self.at = q.inc_prod_n(self.at, width);
+        Some(ValidChunk {
+            word: sw as usize,
+            mask,
+            valid,
+        })
+    }
+}
+
 /// Slots claimed in the command queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reservation {
