@@ -1,18 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The command queue: commands go into coherent DMA memory, PROD tells the
-//! SMMU, and a CMD_SYNC is complete once CONS has moved past it.
+//! SMMU, and a CMD_SYNC is complete once CONS has moved past it (or, with
+//! MSI polling, once the SMMU wrote over it).
 //!
-//! Correct first: one spinlock (interrupts off: the DMA API unmaps, and so
-//! invalidates, from interrupt handlers) serialises producers, and completion is
-//! polled. Errors the SMMU reports on a command (GERROR.CMDQ_ERR with
-//! CMDQ_CONS.ERR) are handled as the C driver does: an illegal command is
+//! Every CPU inserts without a lock around the queue, as the C driver
+//! does (`arm_smmu_cmdq_issue_cmdlist()`, see [`Cmdq::insert`]): slots are
+//! claimed by compare-and-swap, one owner at a time hands everyone's
+//! written commands to the SMMU, and CPUs whose CMD_SYNCs are in flight
+//! together complete together. Commands are gathered in batches of up to
+//! 64 (`CMDQ_BATCH_ENTRIES`), with a CMD_SYNC after every 63 under Arm
+//! erratum 2812531. Errors the SMMU reports on a command (GERROR.CMDQ_ERR
+//! with CMDQ_CONS.ERR) are handled as the C driver does, by whichever
+//! waiter finds them first, under the GERRORN lock: an illegal command is
 //! logged and replaced by a CMD_SYNC, a fetch abort is retried, then the
-//! error is acknowledged so the queue moves on. Nothing waits forever: every
-//! wait gives up after the queue's timeout with `ETIMEDOUT`. An ATC
-//! invalidation that timed out (CERROR_ATC_INV_SYNC) is acknowledged, the
-//! SMMU completes the CMD_SYNC, and the batch returns [`ATC_TIMEOUT`] so
-//! its issuer can stop using the device's ATS.
+//! error is acknowledged so the queue moves on. Nothing waits forever:
+//! every wait gives up after the queue's timeout (1 s) with `ETIMEDOUT`.
+//! An ATC invalidation that timed out (CERROR_ATC_INV_SYNC) is
+//! acknowledged, the SMMU completes the CMD_SYNC, and the batch that
+//! CMD_SYNC ends returns [`ATC_TIMEOUT`] so its issuer can stop using the
+//! device's ATS.
 //!
 //! The queue reaches memory and registers through [`QueueMem`] and
 //! [`CmdqRegs`], so KUnit drives it against a simulated consumer.
@@ -21,8 +28,8 @@ use crate::{
     hw::{
         cmd::{Cmd, SyncCs},
         event::{CmdqErrAction, CmdqError, Gerror, GerrorBit},
-        queue::{Queue, SyncSpacing},
-        regs::{ctrl_off as off, Options},
+        queue::{Queue, SyncSpacing, Q_OVERFLOW_FLAG, VALID_WORD_BITS},
+        regs::{ctrl_off as off, Options, CMDQ_BATCH_ENTRIES},
         reset::QueueConfig,
     },
     mmio::RegsGuard,
@@ -30,10 +37,12 @@ use crate::{
 use kernel::{
     device::{Bound, Device},
     dma::Coherent,
+    interrupt::local_interrupt_disable,
     io::{io_read, io_write},
     prelude::*,
     sync::{
-        atomic::{Atomic, Relaxed},
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        barrier::{dma_mb, Write},
         new_spinlock_irq, SpinLockIrq,
     },
     time::{delay::udelay, Delta},
@@ -131,20 +140,65 @@ pub(crate) enum SyncAfter {
     Never,
 }
 
-/// The producer's view of the queue.
-struct Producer {
-    /// Next free entry, with the wrap bit.
-    prod: u32,
-    /// CONS as last read or known (the SMMU is at least this far), so
-    /// CMDQ_CONS is only read when the queue looks full.
-    cons: u32,
-    /// Commands written so far.
-    issued: u64,
-    /// CMD_SYNCs written so far.
-    syncs: u64,
+/// The owned flag of the software PROD (`CMDQ_PROD_OWNED_FLAG`).
+const OWNED: u32 = Q_OVERFLOW_FLAG;
+
+/// `cmdq->q.llq.val`: PROD in the low half, CONS in the high half.
+const fn llq(prod: u32, cons: u32) -> u64 {
+    (prod as u64) | ((cons as u64) << 32)
 }
 
-/// A command queue.
+/// PROD and CONS of an `llq` value.
+const fn llq_split(v: u64) -> (u32, u32) {
+    (v as u32, (v >> 32) as u32)
+}
+
+/// Spins between polls before a delay (`ARM_SMMU_POLL_SPIN_COUNT`).
+const POLL_SPIN_COUNT: u32 = 10;
+
+/// The pause between two polls, as C's `queue_poll()`: up to
+/// [`POLL_SPIN_COUNT`] spins, then a one-microsecond delay. Only the
+/// delays count against the timeout, so it stays about `timeout_us`.
+struct Backoff {
+    spins: u32,
+    delays_left: usize,
+    polls: usize,
+}
+
+impl Backoff {
+    fn new(timeout_us: usize) -> Self {
+        Self {
+            spins: 0,
+            delays_left: timeout_us,
+            polls: 0,
+        }
+    }
+
+    /// Pauses; `false` once the timeout has passed.
+    fn pause(&mut self) -> bool {
+        self.polls += 1;
+        if self.spins < POLL_SPIN_COUNT {
+            self.spins += 1;
+            core::hint::spin_loop();
+            return true;
+        }
+        self.spins = 0;
+        if self.delays_left == 0 {
+            return false;
+        }
+        self.delays_left -= 1;
+        udelay(Delta::from_micros(1));
+        true
+    }
+
+    /// Every 16th poll: when to look for a command error meanwhile.
+    fn check_errors(&self) -> bool {
+        self.polls % 16 == 15
+    }
+}
+
+/// A command queue shared by every CPU without a lock around it, as the
+/// C driver's (`arm_smmu_cmdq_issue_cmdlist()`); see [`Cmdq::insert`].
 #[pin_data]
 pub(crate) struct Cmdq<M: QueueMem = Coherent<[u64]>> {
     mem: M,
@@ -158,15 +212,29 @@ pub(crate) struct Cmdq<M: QueueMem = Coherent<[u64]>> {
     /// At most 63 commands between CMD_SYNCs (Arm erratum 2812531,
     /// `ARM_SMMU_OPT_CMDQ_FORCE_SYNC`).
     force_sync: bool,
-    #[pin]
-    producer: SpinLockIrq<Producer>,
-    /// Serialises every read-modify-write of GERRORN: the queue's error
-    /// handling and the global error interrupt acknowledge different bits
-    /// of the one register, and neither may undo the other's.
+    /// Commands per insertion: `CMDQ_BATCH_ENTRIES`, less in a queue too
+    /// small for a full batch and its CMD_SYNC.
+    batch: usize,
+    /// The software PROD (with [`OWNED`]) and the last CONS known
+    /// (`cmdq->q.llq`), claimed by compare-and-swap.
+    llq: Atomic<u64>,
+    /// Where the next owner's reservation starts (`cmdq->owner_prod`).
+    owner_prod: Atomic<u32>,
+    /// Shared (> 0) by CMD_SYNC waiters, exclusive ([`i32::MIN`]) to
+    /// refresh CONS when the queue is full (`cmdq->lock`).
+    lock: Atomic<i32>,
+    /// One bit per entry, toggled once written (`cmdq->valid_map`).
+    valid: KVec<Atomic<u64>>,
+    /// Per entry: the CMD_SYNC there stopped at CERROR_ATC_INV_SYNC.
+    atc_timed_out: KVec<Atomic<u32>>,
+    issued: Atomic<u64>,
+    syncs: Atomic<u64>,
+    /// Serialises every read-modify-write of GERRORN, and the handling of
+    /// a command error: the queue's waiters and the global error
+    /// interrupt acknowledge different bits of the one register, and
+    /// neither may undo the other's.
     #[pin]
     gerrorn: SpinLockIrq<()>,
-    /// CERROR_ATC_INV_SYNC errors handled so far.
-    atc_timeouts: Atomic<u64>,
 }
 
 impl Cmdq {
@@ -180,8 +248,20 @@ impl Cmdq {
         let q = Queue::new(shift).ok_or(EINVAL)?;
         let mem =
             Coherent::<u64>::zeroed_slice(dev, (q.entries() as usize) * CMD_QWORDS, GFP_KERNEL)?;
-        Ok(Self::with_mem(mem, q, POLL_TIMEOUT_US, opts))
+        Self::with_mem(mem, q, POLL_TIMEOUT_US, opts)
     }
+}
+
+/// `n` atomics of value `zero`.
+fn atomics<T>(n: usize, zero: T) -> Result<KVec<Atomic<T>>>
+where
+    T: kernel::sync::atomic::AtomicType + Copy,
+{
+    let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+    for _ in 0..n {
+        v.push(Atomic::new(zero), GFP_KERNEL)?;
+    }
+    Ok(v)
 }
 
 impl<M: QueueMem> Cmdq<M> {
@@ -193,23 +273,31 @@ impl<M: QueueMem> Cmdq<M> {
         q: Queue,
         timeout_us: usize,
         opts: &Options,
-    ) -> impl PinInit<Self, Error> {
+    ) -> Result<impl PinInit<Self, Error>> {
         let (msi_poll, force_sync) = (opts.msipoll, opts.cmdq_force_sync);
-        try_pin_init!(Self {
+        if q.entries() < 2 {
+            return Err(EINVAL);
+        }
+        let entries = q.entries() as usize;
+        let valid = atomics(entries.div_ceil(VALID_WORD_BITS as usize), 0u64)?;
+        let atc_timed_out = atomics(entries, 0u32)?;
+        let batch = (CMDQ_BATCH_ENTRIES as usize).min(entries - 1);
+        Ok(try_pin_init!(Self {
             mem,
             q,
             timeout_us,
             msi_poll,
             force_sync,
-            producer <- new_spinlock_irq!(Producer {
-                prod: 0,
-                cons: 0,
-                issued: 0,
-                syncs: 0,
-            }),
+            batch,
+            llq: Atomic::new(0),
+            owner_prod: Atomic::new(0),
+            lock: Atomic::new(0),
+            valid,
+            atc_timed_out,
+            issued: Atomic::new(0),
+            syncs: Atomic::new(0),
             gerrorn <- new_spinlock_irq!(()),
-            atc_timeouts: Atomic::new(0),
-        })
+        }))
     }
 
     /// What the reset programs into CMDQ_BASE.
@@ -222,24 +310,21 @@ impl<M: QueueMem> Cmdq<M> {
 
     /// Commands and CMD_SYNCs issued so far.
     pub(crate) fn counts(&self) -> (u64, u64) {
-        let p = self.producer.lock();
-        (p.issued, p.syncs)
+        (self.issued.load(Relaxed), self.syncs.load(Relaxed))
     }
 
     fn ptr(&self, raw: u32) -> u32 {
         raw & ((2 << self.q.shift()) - 1)
     }
 
-    fn write_cmd(&self, p: u32, cmd: &Cmd) -> Result {
+    fn write_cmd(&self, p: u32, words: [u64; 2]) -> Result {
         let base = self.q.idx(p) as usize * CMD_QWORDS;
-        let words = cmd.encode();
         self.mem.write(base, words[0])?;
         self.mem.write(base + 1, words[1])
     }
 
     /// Issues `cmds` in order and, if `sync`, a CMD_SYNC, waiting until the
     /// SMMU has consumed it (and so completed every command before it).
-    /// Batches larger than the free space go in as the SMMU makes room.
     pub(crate) fn issue(&self, regs: &impl CmdqRegs, cmds: &[Cmd], sync: bool) -> Result {
         let sync = if sync {
             SyncAfter::Always
@@ -249,84 +334,297 @@ impl<M: QueueMem> Cmdq<M> {
         self.issue_with(regs, sync, |push| cmds.iter().try_for_each(push))
     }
 
-    /// Issues the commands `fill` pushes, straight into the queue as they
-    /// come (no intermediate batch), then a CMD_SYNC as `sync` says. The
-    /// queue's lock is held meanwhile, so `fill` must be quick and must not
-    /// sleep; when the queue is full, what is in is handed to the SMMU and
-    /// the push waits for room. An error from `fill` or a push stops there;
-    /// the commands already in are handed to the SMMU.
+    /// Issues the commands `fill` pushes, gathered in batches of up to
+    /// `CMDQ_BATCH_ENTRIES` (`struct arm_smmu_cmdq_batch`), then a CMD_SYNC
+    /// as `sync` says. Other CPUs insert theirs meanwhile; the CMD_SYNC
+    /// completes this CPU's commands and any before it. An error from
+    /// `fill` or an insertion stops there; what was gathered is inserted.
+    /// [`ATC_TIMEOUT`] when the final CMD_SYNC stopped at an ATC
+    /// invalidation that timed out.
     pub(crate) fn issue_with(
         &self,
         regs: &impl CmdqRegs,
         sync: SyncAfter,
         fill: impl FnOnce(&mut dyn FnMut(&Cmd) -> Result) -> Result,
     ) -> Result {
-        let mut p = self.producer.lock();
-        let start = p.prod;
-        // Only this batch's CMD_SYNCs are waited for while the lock is
-        // held: an ATC timeout reported meanwhile is one of its commands'.
-        let atc_timeouts = self.atc_timeouts.load(Relaxed);
+        let mut batch = [[0u64; 2]; CMDQ_BATCH_ENTRIES as usize];
+        let mut n = 0usize;
+        let mut any = false;
         let mut spacing = SyncSpacing::new(self.force_sync);
         let filled = fill(&mut |cmd: &Cmd| {
             if spacing.sync_before_cmd() {
-                self.sync(regs, &mut p)?;
+                // Arm erratum 2812531: a CMD_SYNC after 63 commands.
+                self.insert(regs, &batch[..n], true)?;
+                n = 0;
             }
-            self.make_room(regs, &mut p)?;
-            self.write_cmd(p.prod, cmd)?;
-            p.prod = self.q.inc_prod_n(p.prod, 1);
-            p.issued += 1;
+            if n == self.batch {
+                self.insert(regs, &batch[..n], false)?;
+                n = 0;
+            }
+            if let Some(slot) = batch.get_mut(n) {
+                *slot = cmd.encode();
+                n += 1;
+                any = true;
+            }
             Ok(())
         });
         let sync = match sync {
             SyncAfter::Always => true,
-            SyncAfter::IfIssued => p.prod != start,
+            SyncAfter::IfIssued => any,
             SyncAfter::Never => false,
         };
         if filled.is_err() || !sync {
-            if p.prod != start {
-                regs.set_prod(p.prod);
+            if n != 0 {
+                self.insert(regs, &batch[..n], false)?;
             }
             return filled;
         }
-        self.sync(regs, &mut p)?;
-        if self.atc_timeouts.load(Relaxed) != atc_timeouts {
-            return Err(ATC_TIMEOUT);
-        }
-        Ok(())
+        self.insert(regs, &batch[..n], true)
     }
 
-    /// Puts a CMD_SYNC after the commands in `p`, hands them to the SMMU
-    /// and waits for it.
-    fn sync(&self, regs: &impl CmdqRegs, p: &mut Producer) -> Result {
-        self.make_room(regs, p)?;
-        // The CMD_SYNC goes in once everything before it is in.
-        let at = p.prod;
-        let cs = if self.msi_poll {
-            SyncCs::Irq {
-                msi_addr: self.slot_dma(at),
-                msi_data: 0,
+    /// Inserts `cmds` and, if `sync`, a CMD_SYNC after them, then waits
+    /// for it (`arm_smmu_cmdq_issue_cmdlist()`), with interrupts off as in
+    /// C (the DMA API unmaps, and so invalidates, from interrupt handlers)
+    /// but while waiting for room:
+    ///
+    /// 1. claim slots with a compare-and-swap of (PROD, CONS) that sets
+    ///    the owned flag; whoever found it clear is the *owner*;
+    /// 2. write the commands, then mark them in the valid bitmap (a
+    ///    CMD_SYNC's waiter first takes the lock shared, so that CONS is
+    ///    not refreshed past its slot meanwhile);
+    /// 3. the owner waits for the previous owner, clears the owned flag,
+    ///    which gathers every reservation made behind its own, waits
+    ///    until all those entries are valid, writes the hardware PROD for
+    ///    all of them and hands over to the next owner;
+    /// 4. a CMD_SYNC's waiter polls for it (MSI or CONS); the last waiter
+    ///    out writes back the CONS it saw.
+    ///
+    /// The host model checker (`tools/testing/arm-smmu-v3-rs/host/tests/
+    /// cmdq_model.rs`) checks these steps over every interleaving. Every
+    /// wait gives up after the queue's timeout with `ETIMEDOUT`.
+    fn insert(&self, regs: &impl CmdqRegs, cmds: &[[u64; 2]], sync: bool) -> Result {
+        let n = u32::try_from(cmds.len()).map_err(|_| EINVAL)?;
+        if cmds.is_empty() && !sync {
+            return Ok(());
+        }
+        let mut irq = Some(local_interrupt_disable());
+        // 1. Claim.
+        let mut backoff = Backoff::new(self.timeout_us);
+        let mut v = self.llq.load(Relaxed);
+        let r = loop {
+            let (prod, cons) = llq_split(v);
+            let Some(r) = self.q.reserve(prod, cons, n, sync) else {
+                drop(irq.take());
+                self.wait_not_full(regs, v, &mut backoff)?;
+                irq = Some(local_interrupt_disable());
+                v = self.llq.load(Relaxed);
+                continue;
+            };
+            match self.llq.cmpxchg(v, llq(r.new_prod, cons), Relaxed) {
+                Ok(_) => break r,
+                Err(now) => v = now,
             }
-        } else {
-            SyncCs::None
         };
-        self.write_cmd(at, &Cmd::Sync { cs })?;
-        p.prod = self.q.inc_prod_n(p.prod, 1);
-        p.syncs += 1;
-        regs.set_prod(p.prod);
-        self.wait_for_sync(regs, at)?;
-        // Everything up to the CMD_SYNC was consumed.
-        p.cons = p.prod;
+        // 2. Write.
+        for (i, cmd) in (0u32..).zip(cmds) {
+            self.write_cmd(self.q.inc_prod_n(r.start, i), *cmd)?;
+        }
+        if let Some(at) = r.sync_at {
+            let cs = if self.msi_poll {
+                SyncCs::Irq {
+                    msi_addr: self.slot_dma(at),
+                    msi_data: 0,
+                }
+            } else {
+                SyncCs::None
+            };
+            self.write_cmd(at, Cmd::Sync { cs }.encode())?;
+        }
+        // A CMD_SYNC's waiter keeps CONS from being refreshed past it.
+        let locked = if sync { self.shared_lock() } else { Ok(()) };
+        // The entries, for the SMMU too, before their valid bits (C's
+        // dma_wmb()).
+        dma_mb(Write);
+        self.set_valid(r.start, r.end);
+        self.issued.fetch_add(u64::from(n), Relaxed);
+        // 3. Publish.
+        let published = if r.owner {
+            self.publish(regs, r.start)
+        } else {
+            Ok(())
+        };
+        drop(irq);
+        // 4. Wait.
+        let waited = match (r.sync_at, &locked, &published) {
+            (Some(at), Ok(()), Ok(())) => {
+                self.syncs.fetch_add(1, Relaxed);
+                let waited = self.wait_for_sync(regs, at);
+                let atc = self.atc_timed_out.get(self.q.idx(at) as usize);
+                let timed_out = atc.is_some_and(|f| f.xchg(0, Relaxed) != 0);
+                self.shared_unlock(regs, waited.as_ref().ok().copied().flatten());
+                match waited {
+                    Ok(_) if timed_out => Err(ATC_TIMEOUT),
+                    w => w.map(|_| ()),
+                }
+            }
+            (Some(_), Ok(()), Err(_)) => {
+                self.shared_unlock(regs, None);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        locked.and(published).and(waited)
+    }
+
+    /// The owner's part (step 3 of [`Cmdq::insert`]): waits for the
+    /// previous owner, gathers every reservation up to the current PROD,
+    /// waits until they are all written and hands them to the SMMU.
+    fn publish(&self, regs: &impl CmdqRegs, start: u32) -> Result {
+        self.wait_until("the previous command queue owner", || {
+            self.owner_prod.load(Acquire) == start
+        })?;
+        let gathered = self.clear_owned();
+        let r = self.wait_until("command queue entries", || self.is_valid(start, gathered));
+        // Handed over even on a timeout, so that later owners do not wait
+        // for this one too.
+        regs.set_prod(gathered);
+        self.owner_prod.store(gathered, Release);
+        r
+    }
+
+    /// Clears the owned flag (`atomic_fetch_andnot()` on PROD); returns
+    /// PROD: the end of every reservation made so far.
+    fn clear_owned(&self) -> u32 {
+        let mut v = self.llq.load(Relaxed);
+        loop {
+            let (prod, cons) = llq_split(v);
+            match self.llq.cmpxchg(v, llq(prod & !OWNED, cons), Relaxed) {
+                Ok(_) => return prod & !OWNED,
+                Err(now) => v = now,
+            }
+        }
+    }
+
+    /// Marks entries `start..end` written (`arm_smmu_cmdq_set_valid_map()`).
+    fn set_valid(&self, start: u32, end: u32) {
+        for c in self.q.valid_span(start, end) {
+            let Some(word) = self.valid.get(c.word) else {
+                continue;
+            };
+            let mut old = word.load(Relaxed);
+            // Release: the entries' contents before their bits.
+            while let Err(now) = word.cmpxchg(old, old ^ c.mask, Release) {
+                old = now;
+            }
+        }
+    }
+
+    /// Whether entries `start..end` are all written
+    /// (`arm_smmu_cmdq_poll_valid_map()`).
+    fn is_valid(&self, start: u32, end: u32) -> bool {
+        self.q.valid_span(start, end).all(|c| {
+            self.valid
+                .get(c.word)
+                .is_some_and(|w| w.load(Acquire) & c.mask == c.valid)
+        })
+    }
+
+    /// Takes the lock shared (`arm_smmu_cmdq_shared_lock()`).
+    fn shared_lock(&self) -> Result {
+        let mut v = self.lock.load(Relaxed);
+        let mut backoff = Backoff::new(self.timeout_us);
+        loop {
+            if v >= 0 {
+                match self.lock.cmpxchg(v, v + 1, Acquire) {
+                    Ok(_) => return Ok(()),
+                    Err(now) => {
+                        v = now;
+                        continue;
+                    }
+                }
+            }
+            if !backoff.pause() {
+                pr_err!("arm-smmu-v3-rs: timeout waiting for the command queue lock\n");
+                return Err(ETIMEDOUT);
+            }
+            v = self.lock.load(Relaxed);
+        }
+    }
+
+    /// Releases the lock shared (`arm_smmu_cmdq_shared_tryunlock()`): the
+    /// last holder first writes back `cons`, the CONS its wait read.
+    fn shared_unlock(&self, regs: &impl CmdqRegs, cons: Option<u32>) {
+        if self.lock.load(Relaxed) == 1 {
+            let cons = cons.unwrap_or_else(|| self.ptr(regs.cons()));
+            let mut v = self.llq.load(Relaxed);
+            loop {
+                let (prod, old) = llq_split(v);
+                // CONS only moves forward.
+                if self.q.consumed(old, cons) || old == cons {
+                    break;
+                }
+                match self.llq.cmpxchg(v, llq(prod, cons), Relaxed) {
+                    Ok(_) => break,
+                    Err(now) => v = now,
+                }
+            }
+        }
+        self.lock.fetch_sub(1, Release);
+    }
+
+    /// The queue looked full at `seen`: refresh CONS from the SMMU once,
+    /// under the lock held exclusively, or wait until someone else changed
+    /// (PROD, CONS) (`arm_smmu_cmdq_poll_until_not_full()`). A command
+    /// error that stops the SMMU is handled here too: the queue may be
+    /// full with no CMD_SYNC waiter to find it.
+    /// `backoff` is the caller's, so that its timeout covers every retry.
+    fn wait_not_full(&self, regs: &impl CmdqRegs, seen: u64, backoff: &mut Backoff) -> Result {
+        self.handle_error(regs)?;
+        if self.lock.cmpxchg(0, i32::MIN, Acquire).is_ok() {
+            let cons = self.ptr(regs.cons());
+            let mut v = self.llq.load(Relaxed);
+            loop {
+                let (prod, old) = llq_split(v);
+                if old == cons {
+                    break;
+                }
+                match self.llq.cmpxchg(v, llq(prod, cons), Relaxed) {
+                    Ok(_) => break,
+                    Err(now) => v = now,
+                }
+            }
+            self.lock.store(0, Release);
+            if self.llq.load(Relaxed) != seen {
+                return Ok(());
+            }
+        }
+        while self.llq.load(Relaxed) == seen {
+            if !backoff.pause() {
+                pr_err!(
+                    "arm-smmu-v3-rs: timeout waiting for command queue space (CMDQ_CONS {:#x})\n",
+                    regs.cons()
+                );
+                return Err(ETIMEDOUT);
+            }
+            if backoff.check_errors() {
+                // Read CONS again: the SMMU may have made room.
+                return Ok(());
+            }
+        }
         Ok(())
     }
 
-    /// Makes sure the queue has room for one more command: if it looks
-    /// full, hands what is in to the SMMU and waits until it consumed some.
-    fn make_room(&self, regs: &impl CmdqRegs, p: &mut Producer) -> Result {
-        if self.q.space(p.prod, p.cons) == 0 {
-            regs.set_prod(p.prod);
-            p.cons = self.wait_for_space(regs, p.prod)?;
+    /// Polls `done` (see [`Backoff`]), giving up with `ETIMEDOUT` after
+    /// the queue's timeout.
+    fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) -> Result {
+        let mut backoff = Backoff::new(self.timeout_us);
+        while backoff.pause() {
+            if done() {
+                return Ok(());
+            }
         }
-        Ok(())
+        pr_err!("arm-smmu-v3-rs: timeout waiting for {}\n", what);
+        Err(ETIMEDOUT)
     }
 
     /// Bus address of the command at `p`.
@@ -343,13 +641,21 @@ impl<M: QueueMem> Cmdq<M> {
         what: &str,
         mut done: impl FnMut(u32) -> bool,
     ) -> Result<u32> {
-        for _ in 0..self.timeout_us {
-            let cons = self.ptr(regs.cons());
+        let mut backoff = Backoff::new(self.timeout_us);
+        loop {
+            let raw = regs.cons();
+            let cons = self.ptr(raw);
             if done(cons) {
                 return Ok(cons);
             }
-            self.handle_error(regs)?;
-            udelay(Delta::from_micros(1));
+            // CONS.ERR says the SMMU stopped at a command it refused: an
+            // error to handle at once, not a slow SMMU.
+            if CmdqError::from_cons(raw) != CmdqError::None || backoff.check_errors() {
+                self.handle_error(regs)?;
+            }
+            if !backoff.pause() {
+                break;
+            }
         }
         pr_err!(
             "arm-smmu-v3-rs: timeout waiting for {} (CMDQ_CONS {:#x})\n",
@@ -359,32 +665,28 @@ impl<M: QueueMem> Cmdq<M> {
         Err(ETIMEDOUT)
     }
 
-    /// Waits until the queue has room for at least one command; returns CONS.
-    fn wait_for_space(&self, regs: &impl CmdqRegs, prod: u32) -> Result<u32> {
-        self.wait(regs, "command queue space", |cons| {
-            self.q.space(prod, cons) > 0
-        })
-    }
-
     /// Waits until CONS has passed the CMD_SYNC at `at` or, with MSI
     /// polling, until the SMMU cleared its first word
     /// (`arm_smmu_cmdq_poll_until_msi()`); command errors are still looked
-    /// for every 16 polls.
-    fn wait_for_sync(&self, regs: &impl CmdqRegs, at: u32) -> Result {
+    /// for every 16 polls. Returns the CONS read, if any.
+    fn wait_for_sync(&self, regs: &impl CmdqRegs, at: u32) -> Result<Option<u32>> {
         if !self.msi_poll {
             return self
                 .wait(regs, "CMD_SYNC", |cons| self.q.consumed(cons, at))
-                .map(|_| ());
+                .map(Some);
         }
         let base = self.q.idx(at) as usize * CMD_QWORDS;
-        for i in 0..self.timeout_us {
+        let mut backoff = Backoff::new(self.timeout_us);
+        loop {
             if self.mem.read(base)? as u32 == 0 {
-                return Ok(());
+                return Ok(None);
             }
-            if i % 16 == 15 {
+            if backoff.check_errors() {
                 self.handle_error(regs)?;
             }
-            udelay(Delta::from_micros(1));
+            if !backoff.pause() {
+                break;
+            }
         }
         pr_err!(
             "arm-smmu-v3-rs: timeout waiting for CMD_SYNC MSI (CMDQ_CONS {:#x})\n",
@@ -405,11 +707,17 @@ impl<M: QueueMem> Cmdq<M> {
 
     /// Handles a command error the SMMU reported, if any, so the queue
     /// moves on (`arm_smmu_cmdq_skip_err()` and the GERROR acknowledge).
-    /// The queue's owner (under its lock) is the only one who handles
-    /// CMDQ_ERR; the global error interrupt leaves that bit to it.
+    /// Any waiter may find it; the GERRORN lock makes one of them handle
+    /// it, once. The global error interrupt leaves CMDQ_ERR to them.
     fn handle_error(&self, regs: &impl CmdqRegs) -> Result {
         let (gerror, gerrorn) = regs.gerror();
         if !Gerror::new(gerror, gerrorn).contains(GerrorBit::Cmdq) {
+            return Ok(());
+        }
+        let _guard = self.gerrorn.lock();
+        let (gerror, gerrorn) = regs.gerror();
+        if !Gerror::new(gerror, gerrorn).contains(GerrorBit::Cmdq) {
+            // Another waiter handled it meanwhile.
             return Ok(());
         }
         let cons = regs.cons();
@@ -427,16 +735,22 @@ impl<M: QueueMem> Cmdq<M> {
                 self.mem.read(base)?,
                 self.mem.read(base + 1)?
             );
-            self.write_cmd(at, &CmdqError::replacement(true))?;
+            self.write_cmd(at, CmdqError::replacement(true).encode())?;
         }
         if err == CmdqError::AtcInvSync {
             // CONS is at the CMD_SYNC, which the SMMU runs again once the
             // error is acknowledged, without waiting for the ATC
-            // invalidations that timed out (as C, which retries).
-            self.atc_timeouts.fetch_add(1, Relaxed);
+            // invalidations that timed out (as C, which retries). Its
+            // waiter reports the timeout.
+            if let Some(f) = self.atc_timed_out.get(self.q.idx(self.ptr(cons)) as usize) {
+                f.store(1, Relaxed);
+            }
         }
-        // Acknowledge CMDQ_ERR only; other errors belong to the GERROR handler.
-        self.ack_gerrors(regs, GerrorBit::Cmdq.mask());
+        // Acknowledge CMDQ_ERR only; other errors belong to the GERROR
+        // handler. GERRORN is read afresh under the lock.
+        let (gerror, gerrorn) = regs.gerror();
+        let bits = GerrorBit::Cmdq.mask();
+        regs.set_gerrorn(gerrorn ^ (bits & (gerror ^ gerrorn)));
         Ok(())
     }
 }
@@ -630,7 +944,7 @@ mod tests {
         let evtq_abt = GerrorBit::EvtqAbt.mask();
         fake.gerror.set(evtq_abt);
         fake.irq_acks.set(evtq_abt);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN)?, GFP_KERNEL)?;
         cmdq.issue(&fake, &[tlbi(1), Cmd::CfgiAll, tlbi(2)], true)?;
         // The interrupt ran, and every error ends acknowledged.
         assert_eq!(fake.irq_acks.get(), 0);
@@ -657,7 +971,7 @@ mod tests {
         for (opts, want_syncs) in [(&FORCE_SYNC, 3usize), (&PLAIN, 1)] {
             let (mem, q) = queue(8)?;
             let fake = FakeSmmu::new(&mem, q, 64, None);
-            let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, opts), GFP_KERNEL)?;
+            let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, opts)?, GFP_KERNEL)?;
             cmdq.issue_with(&fake, SyncAfter::Always, |push| {
                 (0..130).try_for_each(|i| push(&tlbi(i)))
             })?;
@@ -679,7 +993,7 @@ mod tests {
     fn batch_larger_than_queue_wraps() -> Result {
         let (mem, q) = queue(3)?; // 8 entries
         let fake = FakeSmmu::new(&mem, q, 3, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN)?, GFP_KERNEL)?;
         let cmds: KVec<Cmd> = {
             let mut v = KVec::new();
             for i in 0..20 {
@@ -705,7 +1019,7 @@ mod tests {
         let (mem, q) = queue(4)?;
         // One command per CONS read: the sync must poll until it is passed.
         let fake = FakeSmmu::new(&mem, q, 1, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN)?, GFP_KERNEL)?;
         cmdq.issue(&fake, &[tlbi(1), tlbi(2), tlbi(3)], true)?;
         assert_eq!(fake.seen.borrow().len(), 4);
         assert!(fake.q.empty(fake.prod.get(), fake.cons.get()));
@@ -716,7 +1030,7 @@ mod tests {
     fn msi_sync_completes_in_memory() -> Result {
         let (mem, q) = queue(3)?;
         let fake = FakeSmmu::new(&mem, q, 3, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &MSIPOLL), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &MSIPOLL)?, GFP_KERNEL)?;
         let cmds = [
             tlbi(1),
             tlbi(2),
@@ -739,7 +1053,7 @@ mod tests {
         // Without progress the MSI never comes: the wait gives up.
         let (mem, q) = queue(2)?;
         let stuck = FakeSmmu::new(&mem, q, 0, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100, &MSIPOLL), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100, &MSIPOLL)?, GFP_KERNEL)?;
         assert_eq!(cmdq.issue(&stuck, &[tlbi(1)], true).err(), Some(ETIMEDOUT));
         Ok(())
     }
@@ -756,7 +1070,7 @@ mod tests {
             atc_dead_sid: Some(7),
             ..FakeSmmu::new(&mem, q, 8, None)
         };
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN)?, GFP_KERNEL)?;
         let atc = |sid| Cmd::AtcInv {
             sid,
             ssid: Ssid::ZERO,
@@ -782,7 +1096,7 @@ mod tests {
     fn stuck_smmu_times_out() -> Result {
         let (mem, q) = queue(2)?;
         let fake = FakeSmmu::new(&mem, q, 0, None);
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100, &PLAIN), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 100, &PLAIN)?, GFP_KERNEL)?;
         assert_eq!(cmdq.issue(&fake, &[tlbi(1)], true).err(), Some(ETIMEDOUT));
         Ok(())
     }
@@ -791,7 +1105,7 @@ mod tests {
     fn illegal_command_is_skipped() -> Result {
         let (mem, q) = queue(3)?;
         let fake = FakeSmmu::new(&mem, q, 8, Some(Opcode::CfgiSteRange as u8));
-        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN), GFP_KERNEL)?;
+        let cmdq = KBox::pin_init(Cmdq::with_mem(&mem, q, 1000, &PLAIN)?, GFP_KERNEL)?;
         cmdq.issue(&fake, &[tlbi(1), Cmd::CfgiAll, tlbi(2)], true)?;
         let seen = fake.seen.borrow();
         // The refused CFGI_ALL became a CMD_SYNC; the rest went through.
@@ -915,7 +1229,7 @@ mod tests {
         let (mem, q) = queue(3)?;
         let sim = Arc::new(
             Sim {
-                cmdq: KBox::pin_init(Cmdq::with_mem(mem, q, 100_000, &PLAIN), GFP_KERNEL)?,
+                cmdq: KBox::pin_init(Cmdq::with_mem(mem, q, 100_000, &PLAIN)?, GFP_KERNEL)?,
                 hw: KBox::pin_init(
                     new_spinlock_irq!(SimHw {
                         prod: 0,

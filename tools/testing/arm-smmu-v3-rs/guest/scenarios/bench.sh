@@ -14,7 +14,8 @@ else
 	echo "${edu##*/}" >/sys/bus/pci/drivers_probe
 	expect_eq bench.bound dma_map_benchmark "$(basename "$(readlink "$edu/driver")")"
 	expect_eq bench.domain "$(arg domain || echo DMA)" "$(cat "$edu/iommu_group/type")"
-	/extra/dma_map_benchmark -t 1 -s "$(arg bench_secs || echo 5)" -g 1 >/tmp/bench 2>&1
+	/extra/dma_map_benchmark -t "$(arg bench_threads || echo 1)" -s "$(arg bench_secs || echo 5)" \
+		-g 1 >/tmp/bench 2>&1
 	cat /tmp/bench
 	map=$(sed -n 's/^average map latency(us):\([0-9.]*\).*/\1/p' /tmp/bench)
 	unmap=$(sed -n 's/^average unmap latency(us):\([0-9.]*\).*/\1/p' /tmp/bench)
