@@ -9,8 +9,6 @@
 //! with `cargo test` and again as KUnit inside the kernel.
 
 #![forbid(unsafe_code)]
-// Not every item is used by the driver glue yet; the tests use all of them.
-#![allow(dead_code)]
 
 pub mod ats;
 pub mod bits;

@@ -10,6 +10,8 @@
 //! Ignored by `cargo test`; `FUZZ_CASES` (default 100000) is the total
 //! number of cases, spread over the targets.
 
+// The whole model, of which this test uses a part.
+#[allow(dead_code)]
 #[path = "../../../../../drivers/iommu/arm/arm-smmu-v3-rs/hw/mod.rs"]
 mod hw;
 

@@ -4,6 +4,8 @@
 //! driver's (its algorithm, and the C KUnit suite's expectation where it
 //! has one). Run with `cargo test --test sync_table -- --nocapture`.
 
+// The whole model, of which this test uses a part.
+#[allow(dead_code)]
 #[path = "../../../../../drivers/iommu/arm/arm-smmu-v3-rs/hw/mod.rs"]
 mod hw;
 

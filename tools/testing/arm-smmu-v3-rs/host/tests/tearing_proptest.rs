@@ -6,6 +6,8 @@
 //! entry, the new one or (breaking updates only) V=0; the writer never
 //! needs more syncs than the C driver and ends at the target.
 
+// The whole model, of which this test uses a part.
+#[allow(dead_code)]
 #[path = "../../../../../drivers/iommu/arm/arm-smmu-v3-rs/hw/mod.rs"]
 mod hw;
 

@@ -7,6 +7,8 @@
 //! granule without range invalidation; requests over the C threshold
 //! become one by-tag command per entry.
 
+// The whole model, of which this test uses a part.
+#[allow(dead_code)]
 #[path = "../../../../../drivers/iommu/arm/arm-smmu-v3-rs/hw/mod.rs"]
 mod hw;
 
