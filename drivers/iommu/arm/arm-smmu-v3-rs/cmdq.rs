@@ -505,6 +505,26 @@ impl<M: QueueMem> Cmdq<M> {
         }
     }
 
+    /// Sets the shared CONS to `cons`, keeping PROD and its owned flag
+    /// (C's `WRITE_ONCE(cmdq->q.llq.cons, ...)`). `cons` is a CONS read
+    /// from the SMMU by the exclusive holder of the lock or by the last
+    /// shared holder, so it is never behind the shared one. (Comparing
+    /// the two could not tell: a full queue's CONS is a whole pass ahead
+    /// at the same index.)
+    fn advance_cons(&self, cons: u32) {
+        let mut v = self.llq.load(Relaxed);
+        loop {
+            let (prod, old) = llq_split(v);
+            if old == cons {
+                return;
+            }
+            match self.llq.cmpxchg(v, llq(prod, cons), Relaxed) {
+                Ok(_) => return,
+                Err(now) => v = now,
+            }
+        }
+    }
+
     /// Marks entries `start..end` written (`arm_smmu_cmdq_set_valid_map()`).
     fn set_valid(&self, start: u32, end: u32) {
         for c in self.q.valid_span(start, end) {
@@ -555,19 +575,7 @@ impl<M: QueueMem> Cmdq<M> {
     /// last holder first writes back `cons`, the CONS its wait read.
     fn shared_unlock(&self, regs: &impl CmdqRegs, cons: Option<u32>) {
         if self.lock.load(Relaxed) == 1 {
-            let cons = cons.unwrap_or_else(|| self.ptr(regs.cons()));
-            let mut v = self.llq.load(Relaxed);
-            loop {
-                let (prod, old) = llq_split(v);
-                // CONS only moves forward.
-                if self.q.consumed(old, cons) || old == cons {
-                    break;
-                }
-                match self.llq.cmpxchg(v, llq(prod, cons), Relaxed) {
-                    Ok(_) => break,
-                    Err(now) => v = now,
-                }
-            }
+            self.advance_cons(cons.unwrap_or_else(|| self.ptr(regs.cons())));
         }
         self.lock.fetch_sub(1, Release);
     }
@@ -581,18 +589,7 @@ impl<M: QueueMem> Cmdq<M> {
     fn wait_not_full(&self, regs: &impl CmdqRegs, seen: u64, backoff: &mut Backoff) -> Result {
         self.handle_error(regs)?;
         if self.lock.cmpxchg(0, i32::MIN, Acquire).is_ok() {
-            let cons = self.ptr(regs.cons());
-            let mut v = self.llq.load(Relaxed);
-            loop {
-                let (prod, old) = llq_split(v);
-                if old == cons {
-                    break;
-                }
-                match self.llq.cmpxchg(v, llq(prod, cons), Relaxed) {
-                    Ok(_) => break,
-                    Err(now) => v = now,
-                }
-            }
+            self.advance_cons(self.ptr(regs.cons()));
             self.lock.store(0, Release);
             if self.llq.load(Relaxed) != seen {
                 return Ok(());
