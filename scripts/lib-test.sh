@@ -32,3 +32,19 @@ layer() {
 		failed=$((failed + 1))
 	fi
 }
+
+# one_check NAME CHECK COMMAND...: a layer of one check, CHECK: PASS with
+# COMMAND's last line, or FAIL with its output; then NAME's counts.
+one_check() {
+	local name=$1 check=$2 o
+	shift 2
+	if o=$("$@" 2>&1); then
+		echo "PASS $check $(tail -1 <<<"$o")"
+		echo "$name: 1 passed, 0 failed"
+	else
+		echo "FAIL $check"
+		sed 's/^/    /' <<<"$o"
+		echo "$name: 0 passed, 1 failed"
+		return 1
+	fi
+}
