@@ -546,7 +546,8 @@ same_summary summary-match/distro-acpi c-distro-acpi distro-acpi
 same_groups groups-match/distro-acpi c-distro-acpi distro-acpi
 # bound LOG DEVICE: ours enabled the SMMU at DEVICE, in the Debian kernel.
 bound() {
-	tr -d '\r' <"$BUILD/qemu-$1.log" 2>/dev/null | grep -q "arm_smmu_v3_rs $2: SMMU enabled" &&
+	tr -d '\r' <"$BUILD/qemu-$1.log" 2>/dev/null |
+		grep -qx "SMMUTEST RESULT PASS enabled arm_smmu_v3_rs $2: SMMU enabled" &&
 		tr -d '\r' <"$BUILD/qemu-$1.log" | grep -q "Linux version $DISTRO_ABI"
 }
 expect distro-acpi/iort-device 'bound distro-acpi arm-smmu-v3.0.auto' \

@@ -7,6 +7,12 @@
 # printed for the host to compare between drivers.
 summary=$(smmu_summary)
 if [ -n "$summary" ]; then pass probe "$summary"; else fail probe "no probe summary"; fi
+# Ours says which device it enabled; read from dmesg, since on the serial
+# console a user-space write can split the line.
+if [ "$(arg driver)" = rs ]; then
+	enabled=$(dmesg | sed -n 's/^\[[^]]*\] \(arm_smmu_v3_rs .*: SMMU enabled\):.*/\1/p' | head -1)
+	if [ -n "$enabled" ]; then pass enabled "$enabled"; else fail enabled "no SMMU enabled line"; fi
+fi
 check_bound_driver
 want_type=$(arg domain || echo identity)
 
