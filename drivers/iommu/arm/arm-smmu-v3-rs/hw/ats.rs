@@ -20,7 +20,7 @@
 //! - **Re-attach with ATS on**: publish; wait; write the STE; invalidate the
 //!   SSID's ATC entries; drop from the old array.
 //!
-//! [`check_plan`] runs a plan against every interleaving of one concurrent
+//! `check_plan` (compiled for the tests) runs a plan against every interleaving of one concurrent
 //! unmap (clear the PTE, read the array under RCU, TLBI and sync, ATC
 //! invalidation and sync if the array had the ATS entry) and of the SMMU
 //! and the device filling their caches whenever they are allowed to. The
@@ -75,11 +75,13 @@ impl Plan {
         self.steps.iter().map_while(|s| *s)
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Whether the plan has `step`.
     pub fn has(&self, step: Step) -> bool {
         self.steps().any(|s| s == step)
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The same plan without `step`, for the model's negative checks.
     pub fn without(&self, step: Step) -> Self {
         let mut out = [None; MAX_STEPS];
@@ -89,6 +91,7 @@ impl Plan {
         Self { steps: out }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The same plan with `a` moved to just before `b`.
     pub fn moved_before(&self, a: Step, b: Step) -> Self {
         let mut out = [None; MAX_STEPS];
@@ -155,10 +158,13 @@ pub const fn reattach_plan(t: Transition) -> Plan {
     }
 }
 
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 /// The domains of the model.
 const OLD: usize = 0;
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 const NEW: usize = 1;
 
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 /// Where the concurrent unmap is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Unmap {
@@ -174,6 +180,7 @@ enum Unmap {
     Done,
 }
 
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 /// The state of the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct World {
@@ -202,6 +209,7 @@ struct World {
 }
 
 /// A run of the model that broke the property.
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Counterexample {
     /// The domain the unmap worked on (0 old, 1 new).
@@ -210,7 +218,8 @@ pub struct Counterexample {
     pub steps_done: usize,
 }
 
-/// What [`check_plan`] found.
+/// What `check_plan` found.
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelReport {
     /// States visited (interleavings explored step by step).
@@ -221,6 +230,7 @@ pub struct ModelReport {
     pub all_finished: bool,
 }
 
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 impl World {
     fn start(t: Transition, victim: usize) -> Self {
         Self {
@@ -251,6 +261,7 @@ impl World {
     }
 }
 
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 /// Explores every interleaving of `p` (to a different domain, ATS going
 /// from `t.was` to `t.will`) with one unmap of either domain.
 pub fn check_plan(p: &Plan, t: Transition) -> ModelReport {
@@ -274,6 +285,7 @@ pub fn check_plan(p: &Plan, t: Transition) -> ModelReport {
     report
 }
 
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 fn explore(w: &World, plan: &[Step], t: Transition, r: &mut ModelReport) {
     r.states += 1;
     if r.broken.is_some() {

@@ -107,8 +107,7 @@ pub enum HwUpdate {
     /// None (software managed).
     #[default]
     None,
-    /// Access flag only (HA).
-    Access,
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Access flag and dirty state (HA and HD; HD alone is not offered).
     AccessDirty,
 }
@@ -124,6 +123,7 @@ pub enum Ttb0 {
         /// Table base.
         base: u64,
     },
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// EPD0: TTB0 walks disabled, every access faults (the C driver's SVA
     /// CD after the mm is released).
     Disabled,
@@ -189,11 +189,12 @@ impl Cd {
                     Err(e) => return Err(e),
                 }
             }
+            #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
             Ttb0::Disabled => q[0] |= EPD0.mask(),
         }
         match c.hw_update {
             HwUpdate::None => {}
-            HwUpdate::Access => q[0] |= HA.mask(),
+            #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
             HwUpdate::AccessDirty => q[0] |= HA.mask() | HD.mask(),
         }
         q[1] |= HAFT.prep(c.haft as u64);
@@ -229,11 +230,7 @@ pub const fn used(ent: &Qwords) -> Qwords {
 pub struct CdL1Desc(u64);
 
 impl CdL1Desc {
-    /// An invalid descriptor.
-    pub const fn invalid() -> Self {
-        Self(0)
-    }
-
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// A valid descriptor for the level-2 CD table at `l2` (4K aligned).
     pub const fn new(l2: u64) -> Result<Self, EntryError> {
         match check_addr(l2, 12, "L2Ptr") {
@@ -251,6 +248,7 @@ impl CdL1Desc {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The descriptor's raw value.
     pub const fn raw(self) -> u64 {
         self.0

@@ -39,8 +39,6 @@ pub mod field {
     pub const TLBI_TG: Field = Field::new(11, 10);
     /// Qword 1 (TLBI): address bits 63:12.
     pub const TLBI_ADDR: Field = Field::new(63, 12);
-    /// Qword 0 (ATC_INV): global.
-    pub const ATC_GLOBAL: Field = Field::bit(9);
     /// Qword 1 (ATC_INV): log2 of the 4K pages invalidated.
     pub const ATC_SIZE: Field = Field::new(5, 0);
     /// Qword 1 (ATC_INV): address bits 63:12.
@@ -157,6 +155,7 @@ impl TlbiVa {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The address range `[start, start + len)` this command invalidates:
     /// one entry of `granule` bytes without range fields, else
     /// `(NUM + 1) << SCALE` pages of the TG page size.
@@ -169,6 +168,7 @@ impl TlbiVa {
         (self.addr, len)
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// `(NUM + 1) << SCALE` pages of granule `tg` (1: 4K, 2: 16K, 3: 64K)
     /// from `addr`, at level hint `ttl`; `None` when a field does not fit.
     pub const fn range(addr: u64, leaf: bool, num: u8, scale: u8, tg: u8, ttl: u8) -> Option<Self> {
@@ -233,11 +233,13 @@ impl AtcSpan {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The first address.
     pub const fn addr(&self) -> u64 {
         self.addr
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// log2 of the number of 4K pages.
     pub const fn log2_pages(&self) -> u8 {
         self.log2_pages
@@ -446,13 +448,6 @@ impl Cmd {
             Self::Resume { .. } => Opcode::Resume,
             Self::Sync { .. } => Opcode::Sync,
         }
-    }
-
-    /// Whether the Tegra264 erratum repeats this command's batch
-    /// (`arm_smmu_erratum_cmd_needs_repeating()`: CFGI and TLBI).
-    pub const fn is_cfgi_or_tlbi(&self) -> bool {
-        let op = self.opcode() as u8;
-        op >= Opcode::CfgiSte as u8 && op < Opcode::AtcInv as u8
     }
 
     /// The two qwords of the command, as the C driver builds them.
@@ -671,11 +666,6 @@ pub enum TlbiKind {
         /// VMID (0 for the driver's own stage-1 domains).
         vmid: u16,
     },
-    /// TLBI_NH_VAA.
-    NhVaa {
-        /// VMID.
-        vmid: u16,
-    },
     /// TLBI_EL2_VA (stage 1 with E2H).
     El2Va {
         /// ASID.
@@ -692,7 +682,6 @@ impl TlbiKind {
     const fn cmd(self, va: TlbiVa) -> Cmd {
         match self {
             Self::NhVa { asid, vmid } => Cmd::TlbiNhVa { asid, vmid, va },
-            Self::NhVaa { vmid } => Cmd::TlbiNhVaa { vmid, va },
             Self::El2Va { asid } => Cmd::TlbiEl2Va { asid, va },
             Self::S2Ipa { vmid } => Cmd::TlbiS2Ipa { vmid, va },
         }
@@ -1165,21 +1154,6 @@ pub mod tests {
         // 4K granule: 512 ops of 4K = 2M.
         check!(!inv_size_too_big(false, 0x1f_f000, 0x1000));
         check!(inv_size_too_big(false, 0x20_0000, 0x1000));
-        Ok(())
-    }
-
-    /// Every opcode is classified like `arm_smmu_erratum_cmd_needs_repeating()`.
-    pub fn cmd_erratum_classes() -> TestResult {
-        check!(Cmd::CfgiSte { sid: 0, leaf: true }.is_cfgi_or_tlbi());
-        check!(Cmd::TlbiNsnhAll.is_cfgi_or_tlbi());
-        check!(!Cmd::PrefetchCfg { sid: 0 }.is_cfgi_or_tlbi());
-        check!(!Cmd::Sync { cs: SyncCs::None }.is_cfgi_or_tlbi());
-        let atc = Cmd::AtcInv {
-            sid: 0,
-            ssid: Ssid::ZERO,
-            span: AtcSpan::ALL,
-        };
-        check!(!atc.is_cfgi_or_tlbi());
         Ok(())
     }
 }

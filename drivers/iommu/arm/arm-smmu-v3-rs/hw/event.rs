@@ -47,9 +47,6 @@ pub mod field {
     pub const FETCH_ADDR: Field = Field::new(51, 3);
 }
 
-/// CLASS of a translation table walk (`EVTQ_1_CLASS_TT`).
-pub const CLASS_TT: u8 = 1;
-
 /// The type of an event (the record's ID field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
@@ -174,6 +171,7 @@ impl EventKind {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The name the C driver logs: its `event_str[]` table only names the
     /// events it defines an `EVT_ID_*` for; every other one is `UNKNOWN`.
     pub const fn c_name(self) -> &'static str {
@@ -194,6 +192,7 @@ impl EventKind {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// What the event means, in words.
     pub const fn reason(self) -> &'static str {
         match self {
@@ -234,6 +233,7 @@ impl EventKind {
         matches!(self, Self::SteFetch | Self::CdFetch | Self::VmsFetch)
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The events `arm_smmu_handle_event()` may hand to a device's fault
     /// handler (stalls, vSMMU); every other one is only logged.
     pub const fn is_reportable(self) -> bool {
@@ -355,6 +355,7 @@ impl Event {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The PASID of the transaction, if it had one.
     pub const fn pasid(&self) -> Option<u32> {
         if self.ssv {
@@ -491,6 +492,7 @@ impl GerrorBit {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The architected field name.
     pub const fn name(self) -> &'static str {
         match self {
@@ -547,6 +549,7 @@ impl Gerror {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// `GERROR ^ GERRORN` unmasked: what C's warning prints.
     pub const fn active(self) -> u32 {
         self.active
@@ -569,6 +572,7 @@ impl Gerror {
             .filter(move |b| self.contains(*b))
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The value to write to GERRORN to acknowledge every error pending
     /// when GERROR was read (C writes back GERROR).
     pub const fn ack(self) -> u32 {
@@ -616,6 +620,7 @@ impl CmdqError {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The architected name.
     pub const fn name(self) -> &'static str {
         match self {

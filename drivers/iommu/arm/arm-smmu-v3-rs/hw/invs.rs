@@ -32,6 +32,7 @@ pub enum InvType {
     S1Asid,
     /// Stage-2 TLBI by VMID (`INV_TYPE_S2_VMID`); `id` is the VMID.
     S2Vmid,
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Stage-1 entries under a nesting parent's VMID
     /// (`INV_TYPE_S2_VMID_S1_CLEAR`).
     S2VmidS1Clear,
@@ -54,6 +55,7 @@ impl InvType {
         match self {
             Self::S1Asid => 0,
             Self::S2Vmid => 1,
+            #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
             Self::S2VmidS1Clear => 2,
             Self::Ats | Self::AtsBroken { full: false } => 3,
             Self::AtsFull | Self::AtsBroken { full: true } => 4,
@@ -118,6 +120,7 @@ impl Inv {
         i
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Nested stage-1 entries under nesting parent `vmid`.
     pub const fn s2_vmid_s1_clear(smmu: SmmuId, vmid: u16) -> Self {
         Self::new(smmu, InvType::S2VmidS1Clear, vmid as u32)
@@ -130,6 +133,7 @@ impl Inv {
         i
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Full ATC invalidation of stream `sid` (under a nesting parent).
     pub const fn ats_full(smmu: SmmuId, sid: u32, ssid: u32) -> Self {
         let mut i = Self::new(smmu, InvType::AtsFull, sid);
@@ -230,6 +234,7 @@ pub struct InvRequest {
 }
 
 impl InvRequest {
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Everything (`arm_smmu_tlb_inv_context()`).
     pub const ALL: Self = Self {
         iova: 0,
@@ -315,6 +320,7 @@ impl<S: AsRef<[Inv]> + AsMut<[Inv]>> Invs<S> {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// An array holding `entries` (sorted, each with one user).
     pub fn from_sorted(mut storage: S, entries: &[Inv]) -> Result<Self, InvsError> {
         let out = storage.as_mut();
@@ -336,11 +342,6 @@ impl<S: AsRef<[Inv]> + AsMut<[Inv]>> Invs<S> {
             num_trashes: 0,
             has_ats,
         })
-    }
-
-    /// Entries the storage can hold.
-    pub fn capacity(&self) -> usize {
-        self.storage.as_ref().len()
     }
 
     /// Entries in the array, trash included (`num_invs`).
@@ -372,11 +373,6 @@ impl<S: AsRef<[Inv]> + AsMut<[Inv]>> Invs<S> {
     /// The live entries, in order.
     pub fn live(&self) -> impl Iterator<Item = &Inv> {
         self.entries().iter().filter(|e| e.users != 0)
-    }
-
-    /// The storage back, e.g. to free it.
-    pub fn into_storage(self) -> S {
-        self.storage
     }
 
     /// Entries [`Invs::merge`] will produce.

@@ -9,6 +9,7 @@
 //! command queue uses bit 31 of its software PROD as the "owned" flag of
 //! the lock-free insertion (`CMDQ_PROD_OWNED_FLAG`).
 
+#[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
 use super::cmd::{Cmd, SyncCs};
 use super::regs::CMDQ_BATCH_ENTRIES;
 
@@ -73,6 +74,7 @@ impl Queue {
         self.space(prod, cons) >= n
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Whether the queue is full (`queue_full()`).
     pub const fn full(self, prod: u32, cons: u32) -> bool {
         self.idx(prod) == self.idx(cons) && self.wrp(prod) != self.wrp(cons)
@@ -113,18 +115,21 @@ impl Queue {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Whether a newly read PROD reports an overflow not yet seen by
     /// `old_prod` (`queue_sync_prod_in()` returning `-EOVERFLOW`).
     pub const fn overflowed(new_prod: u32, old_prod: u32) -> bool {
         Self::ovf(new_prod) != Self::ovf(old_prod)
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The address of entry `p` in a queue at `base` whose entries are
     /// `1 << ent_shift` bytes (`Q_ENT`; also the CMD_SYNC MSI address).
     pub const fn entry_addr(self, base: u64, p: u32, ent_shift: u32) -> u64 {
         base.wrapping_add((self.idx(p) as u64) << ent_shift)
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// A CMD_SYNC completing by writing its MSI over itself, as the C
     /// driver does with MSI polling (`arm_smmu_cmdq_build_sync_cmd()`).
     pub const fn sync_msi_cmd(self, base: u64, prod: u32) -> Cmd {
@@ -254,96 +259,12 @@ pub struct Reservation {
     pub owner: bool,
 }
 
-/// What a command batch hands to the command queue.
-pub trait CmdSink {
-    /// Inserts `cmds` (and a CMD_SYNC after them if `sync`) and waits for
-    /// the sync (`arm_smmu_cmdq_issue_cmdlist()`).
-    fn issue(&mut self, cmds: &[[u64; 2]], sync: bool);
-}
-
-/// Errata that change how batches are cut.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BatchOptions {
-    /// Arm erratum 2812531 (`ARM_SMMU_OPT_CMDQ_FORCE_SYNC`): a batch may
-    /// not fill the whole queue slot run without a sync.
-    pub force_sync: bool,
-    /// Tegra264 (`arm_smmu_erratum_repeat_tlbi_cfgi`): every synced
-    /// CFGI/TLBI batch is issued twice.
-    pub repeat_tlbi_cfgi: bool,
-}
-
-/// Up to [`CMDQ_BATCH_ENTRIES`] commands gathered before issuing
-/// (`struct arm_smmu_cmdq_batch`).
-#[derive(Clone, Debug)]
-pub struct CmdBatch {
-    cmds: [[u64; 2]; CMDQ_BATCH_ENTRIES as usize],
-    num: usize,
-    first_repeats: bool,
-    opts: BatchOptions,
-}
-
-impl CmdBatch {
-    /// An empty batch.
-    pub const fn new(opts: BatchOptions) -> Self {
-        Self {
-            cmds: [[0; 2]; CMDQ_BATCH_ENTRIES as usize],
-            num: 0,
-            first_repeats: false,
-            opts,
-        }
-    }
-
-    /// Commands gathered.
-    pub const fn len(&self) -> usize {
-        self.num
-    }
-
-    /// Whether nothing is gathered.
-    pub const fn is_empty(&self) -> bool {
-        self.num == 0
-    }
-
-    fn flush<S: CmdSink + ?Sized>(&mut self, sink: &mut S, sync: bool) {
-        let cmds = self.cmds.get(..self.num).unwrap_or(&[]);
-        sink.issue(cmds, sync);
-        if sync && self.opts.repeat_tlbi_cfgi && self.first_repeats && !cmds.is_empty() {
-            sink.issue(cmds, sync);
-        }
-        self.num = 0;
-    }
-
-    /// Adds `cmd`, first issuing what is gathered when the batch is full or
-    /// an erratum needs a sync (`arm_smmu_cmdq_batch_add_cmd_p()`).
-    pub fn add<S: CmdSink + ?Sized>(&mut self, cmd: &Cmd, sink: &mut S) {
-        let full = CMDQ_BATCH_ENTRIES as usize;
-        let force = (self.num == full - 1 && self.opts.force_sync)
-            || (self.num == full && self.opts.repeat_tlbi_cfgi && self.first_repeats);
-        if force {
-            self.flush(sink, true);
-        }
-        if self.num == full {
-            self.flush(sink, false);
-        }
-        if self.num == 0 {
-            self.first_repeats = cmd.is_cfgi_or_tlbi();
-        }
-        if let Some(slot) = self.cmds.get_mut(self.num) {
-            *slot = cmd.encode();
-            self.num += 1;
-        }
-    }
-
-    /// Issues what is gathered with a CMD_SYNC (`arm_smmu_cmdq_batch_submit()`).
-    pub fn submit<S: CmdSink + ?Sized>(&mut self, sink: &mut S) {
-        self.flush(sink, true);
-    }
-}
-
 /// Where a command queue that writes commands straight in must insert a
 /// CMD_SYNC so that, with Arm erratum 2812531 (MMU-700,
 /// `ARM_SMMU_OPT_CMDQ_FORCE_SYNC`), at most `CMDQ_BATCH_ENTRIES - 1`
-/// commands go to the SMMU between two CMD_SYNCs: the cut [`CmdBatch`]
-/// makes, without gathering the commands first.
+/// commands go to the SMMU between two CMD_SYNCs: the cut
+/// `arm_smmu_cmdq_batch_add_cmd_p()` makes when its batch holds
+/// `CMDQ_BATCH_ENTRIES - 1` commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyncSpacing {
     force_sync: bool,
@@ -486,101 +407,22 @@ pub mod tests {
         Ok(())
     }
 
-    struct Log {
-        issues: [(usize, bool); 16],
-        n: usize,
-    }
-
-    impl CmdSink for Log {
-        fn issue(&mut self, cmds: &[[u64; 2]], sync: bool) {
-            if let Some(s) = self.issues.get_mut(self.n) {
-                *s = (cmds.len(), sync);
-            }
-            self.n += 1;
-        }
-    }
-
-    fn log() -> Log {
-        Log {
-            issues: [(0, false); 16],
-            n: 0,
-        }
-    }
-
-    pub fn queue_batch() -> TestResult {
-        let cmd = Cmd::CfgiSte { sid: 1, leaf: true };
+    /// Without the erratum no CMD_SYNC is forced; with it, one before
+    /// every 64th command of a run, so that runs of 63 commands are
+    /// cut as C cuts a batch that reached `CMDQ_BATCH_ENTRIES - 1`.
+    pub fn queue_sync_spacing() -> TestResult {
         let full = CMDQ_BATCH_ENTRIES as usize;
-        // Plain: 130 commands -> 64 (no sync), 64 (no sync), 2 + sync.
-        let mut b = CmdBatch::new(BatchOptions::default());
-        let mut l = log();
-        for _ in 0..2 * full + 2 {
-            b.add(&cmd, &mut l);
-        }
-        b.submit(&mut l);
-        check_eq!(l.n, 3usize);
-        check!(
-            l.issues[0] == (full, false)
-                && l.issues[1] == (full, false)
-                && l.issues[2] == (2, true)
-        );
-        // Erratum 2812531: synced at 63.
-        let mut b = CmdBatch::new(BatchOptions {
-            force_sync: true,
-            repeat_tlbi_cfgi: false,
-        });
-        let mut l = log();
-        for _ in 0..full {
-            b.add(&cmd, &mut l);
-        }
-        b.submit(&mut l);
-        check!(l.n == 2 && l.issues[0] == (full - 1, true) && l.issues[1] == (1, true));
-        // Tegra264: a full CFGI batch is synced and issued twice.
-        let mut b = CmdBatch::new(BatchOptions {
-            force_sync: false,
-            repeat_tlbi_cfgi: true,
-        });
-        let mut l = log();
-        for _ in 0..full + 1 {
-            b.add(&cmd, &mut l);
-        }
-        b.submit(&mut l);
-        check_eq!(l.n, 4usize);
-        check!(l.issues[0] == (full, true) && l.issues[1] == (full, true));
-        // ... but an empty submit is a bare sync, not repeated.
-        let mut l = log();
-        b.submit(&mut l);
-        check!(l.n == 1 && l.issues[0] == (0, true));
-        Ok(())
-    }
-
-    /// `SyncSpacing` cuts runs of every length where `CmdBatch` syncs, with
-    /// and without the erratum.
-    pub fn queue_sync_spacing_matches_batch() -> TestResult {
-        let cmd = Cmd::CfgiSte { sid: 1, leaf: true };
         for force_sync in [false, true] {
-            for n in 0..4 * CMDQ_BATCH_ENTRIES as usize {
-                let mut b = CmdBatch::new(BatchOptions {
-                    force_sync,
-                    repeat_tlbi_cfgi: false,
-                });
-                let mut l = log();
-                let mut spacing = SyncSpacing::new(force_sync);
-                // Commands issued before each mid-run sync, per model.
-                let mut cuts = 0usize;
-                let mut since = 0usize;
-                for _ in 0..n {
-                    if spacing.sync_before_cmd() {
-                        check_eq!(since, CMDQ_BATCH_ENTRIES as usize - 1);
-                        cuts += 1;
-                        since = 0;
-                    }
-                    since += 1;
-                    b.add(&cmd, &mut l);
+            let mut spacing = SyncSpacing::new(force_sync);
+            let mut since = 0usize;
+            for i in 0..4 * full + 3 {
+                let sync = spacing.sync_before_cmd();
+                check_eq!(sync, force_sync && i > 0 && i % (full - 1) == 0);
+                if sync {
+                    check_eq!(since, full - 1);
+                    since = 0;
                 }
-                // The batch's synced issues before its final submit.
-                let batch_cuts = l.issues[..l.n].iter().filter(|(_, sync)| *sync).count();
-                check_eq!(cuts, batch_cuts);
-                check!(force_sync || cuts == 0);
+                since += 1;
             }
         }
         Ok(())

@@ -154,7 +154,6 @@ impl Features {
     pub const VAX: Self = Self(1 << 14);
     pub const RANGE_INV: Self = Self(1 << 15);
     pub const BTM: Self = Self(1 << 16);
-    pub const SVA: Self = Self(1 << 17);
     pub const E2H: Self = Self(1 << 18);
     pub const NESTING: Self = Self(1 << 19);
     pub const ATTR_TYPES_OVR: Self = Self(1 << 20);
@@ -615,9 +614,7 @@ pub mod cr1 {
     pub const QUEUE_SH: Field = Field::new(5, 4);
     pub const QUEUE_OC: Field = Field::new(3, 2);
     pub const QUEUE_IC: Field = Field::new(1, 0);
-    pub const CACHE_NC: u64 = 0;
     pub const CACHE_WB: u64 = 1;
-    pub const CACHE_WT: u64 = 2;
 }
 
 /// CR2 bits.
@@ -704,10 +701,6 @@ pub mod msi_cfg {
     use super::Field;
     /// CFG0: doorbell address bits.
     pub const CFG0_ADDR: Field = Field::new(51, 2);
-    /// CFG2: shareability.
-    pub const CFG2_SH: Field = Field::new(5, 4);
-    /// CFG2: memory attributes.
-    pub const CFG2_MEMATTR: Field = Field::new(3, 0);
     /// `ARM_SMMU_MEMATTR_DEVICE_nGnRE`, what the C driver writes to CFG2.
     pub const MEMATTR_DEVICE_NGNRE: u32 = 0x1;
 }

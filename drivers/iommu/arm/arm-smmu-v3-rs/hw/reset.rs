@@ -46,15 +46,6 @@ impl QueueKind {
         }
     }
 
-    /// The name C logs ("allocated N entries for cmdq").
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Cmd => "cmdq",
-            Self::Evt => "evtq",
-            Self::Pri => "priq",
-        }
-    }
-
     /// Offset of the `*_BASE` register.
     pub const fn base_off(self) -> usize {
         match self {
@@ -92,6 +83,7 @@ impl QueueKind {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The next size `arm_smmu_init_one_queue()` tries when an allocation
     /// of `1 << shift` entries fails: one shift smaller while the queue is
     /// bigger than a page, else `None` (the probe fails).
@@ -184,8 +176,10 @@ pub enum GbpaPolicy {
     /// disabling it (warning "SMMU currently enabled! Resetting..."), else
     /// leave GBPA as firmware set it.
     AbortIfEnabled,
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Always set GBPA.ABORT first.
     Abort,
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Always clear GBPA.ABORT first: bypass while disabled.
     Bypass,
 }
@@ -426,10 +420,16 @@ pub fn plan(
     }
     match opts.gbpa {
         GbpaPolicy::AbortIfEnabled if !enabled => {}
-        GbpaPolicy::AbortIfEnabled | GbpaPolicy::Abort => p.push(Step::UpdateGbpa {
+        GbpaPolicy::AbortIfEnabled => p.push(Step::UpdateGbpa {
             set: gbpa::ABORT,
             clr: 0,
         }),
+        #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
+        GbpaPolicy::Abort => p.push(Step::UpdateGbpa {
+            set: gbpa::ABORT,
+            clr: 0,
+        }),
+        #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
         GbpaPolicy::Bypass => p.push(Step::UpdateGbpa {
             set: 0,
             clr: gbpa::ABORT,
@@ -586,6 +586,7 @@ pub enum MsiIndex {
 }
 
 impl MsiIndex {
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The vectors in the order C allocates them: the index of each is its
     /// MSI vector.
     pub const ALL: [MsiIndex; 3] = [MsiIndex::Evtq, MsiIndex::Gerror, MsiIndex::Priq];

@@ -219,11 +219,7 @@ impl CdTable {
         })
     }
 
-    /// The table's bus address.
-    pub const fn base(&self) -> u64 {
-        self.base
-    }
-
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The table's format.
     pub const fn format(&self) -> CdTableFormat {
         self.format
@@ -240,6 +236,7 @@ impl CdTable {
 /// without a PASID when stage 1 translates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum S1Dss {
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Abort traffic without a PASID.
     Terminate,
     /// Traffic without a PASID bypasses stage 1.
@@ -251,6 +248,7 @@ pub enum S1Dss {
 impl S1Dss {
     const fn encoding(self) -> u64 {
         match self {
+            #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
             Self::Terminate => 0,
             Self::Bypass => 1,
             Self::Ssid0 => 2,
@@ -349,10 +347,13 @@ pub struct NestedS1 {
 /// The configuration a guest asked for in its vSTE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VSte {
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// V=0 or Config=abort: abort.
     Abort,
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Config=bypass: the stage-2 parent alone.
     Bypass,
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Config=S1: nested translation; `ats` from the vSTE's EATS.
     S1 {
         /// The stage-1 fields.
@@ -365,19 +366,25 @@ pub enum VSte {
 /// Why a guest vSTE is rejected (the C driver returns `-EIO`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VSteError {
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// A bit outside `STRTAB_STE_*_NESTING_ALLOWED` is set.
     DisallowedBits,
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Config is not abort, bypass or S1.
     BadConfig,
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// EATS is neither abort nor trans.
     BadEats,
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// S1DSS is the reserved encoding.
     BadS1Dss,
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// S1Fmt is not linear or 64K 2-level.
     BadS1Fmt,
 }
 
 impl VSte {
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Validates a guest's two vSTE qwords as `arm_smmu_validate_vste()`.
     pub fn parse(raw: [u64; 2]) -> Result<Self, VSteError> {
         use field::*;
@@ -473,6 +480,7 @@ impl Ste {
         Self(q)
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Whether ATS translation requests are allowed (EATS = Trans).
     pub const fn ats(&self) -> bool {
         field::EATS.get(self.0[1]) == EATS_TRANS
@@ -528,6 +536,7 @@ impl Ste {
         Ok(Self(q))
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// A nested STE: the guest's stage-1 CD table on top of the stage-2
     /// parent (`arm_smmu_make_nested_cd_table_ste()`), with MEV set to
     /// merge the guest-triggerable fault events.
@@ -550,6 +559,7 @@ impl Ste {
         Ok(Self(q))
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The STE for a guest's vSTE on top of stage-2 parent `s2`
     /// (`arm_smmu_make_nested_domain_ste()`); `s2.ats` decides EATS.
     pub const fn from_vste(caps: &SteCaps, vste: &VSte, s2: &S2Config) -> Result<Self, EntryError> {
@@ -639,11 +649,6 @@ pub const fn update_safe(cur: &Qwords, target: &Qwords) -> Qwords {
 pub struct StrtabL1Desc(u64);
 
 impl StrtabL1Desc {
-    /// An invalid descriptor (Span = 0): the SMMU aborts these StreamIDs.
-    pub const fn invalid() -> Self {
-        Self(0)
-    }
-
     /// A descriptor for the level-2 table at `l2` (64-byte aligned).
     pub const fn new(l2: u64) -> Result<Self, EntryError> {
         match check_addr(l2, 6, "L2Ptr") {

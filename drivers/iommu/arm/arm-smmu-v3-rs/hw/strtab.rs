@@ -106,11 +106,6 @@ impl StrtabGeometry {
         self.format
     }
 
-    /// The SMMU's StreamID width.
-    pub const fn sid_bits(&self) -> u32 {
-        self.sid_bits
-    }
-
     /// Linear: the number of STEs; 2-level: the number of level-1
     /// descriptors.
     pub const fn entries(&self) -> u64 {
@@ -138,6 +133,7 @@ impl StrtabGeometry {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The table covers fewer StreamID bits than the SMMU has: C warns
     /// "2-level strtab only covers {log2size}/{sid_bits} bits of SID".
     pub const fn is_truncated(&self) -> bool {
@@ -210,6 +206,7 @@ impl StrtabGeometry {
 }
 
 impl SteIndex {
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Byte offset of the entry STRTAB_BASE's table holds for it: the STE
     /// (linear) or the level-1 descriptor (2-level).
     pub const fn table_offset(self) -> u64 {
@@ -219,6 +216,7 @@ impl SteIndex {
         }
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Byte offset of the STE in its level-2 table (2-level only).
     pub const fn l2_offset(self) -> Option<u64> {
         match self {

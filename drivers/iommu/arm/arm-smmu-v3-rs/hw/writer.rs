@@ -24,8 +24,8 @@
 //! where C needs 3). Every plan ends with a sync, so when
 //! [`Plan::apply`] returns the SMMU sees exactly the target.
 
-use super::cd::{self, Cd};
-use super::ste::{self, Ste};
+use super::cd;
+use super::ste;
 
 /// Qwords in an STE or a CD.
 pub const ENTRY_QWORDS: usize = 8;
@@ -44,6 +44,7 @@ pub trait EntryKind {
         [0; ENTRY_QWORDS]
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Whether the entry's V bit is set.
     fn is_valid(ent: &Qwords) -> bool;
 }
@@ -61,6 +62,7 @@ impl EntryKind for SteKind {
         ste::update_safe(cur, target)
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     fn is_valid(ent: &Qwords) -> bool {
         ste::field::V.is_set(ent[0])
     }
@@ -75,6 +77,7 @@ impl EntryKind for CdKind {
         cd::used(ent)
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     fn is_valid(ent: &Qwords) -> bool {
         cd::field::V.is_set(ent[0])
     }
@@ -99,11 +102,7 @@ pub struct Step {
 }
 
 impl Step {
-    /// Bit `i` set: qword `i` is written in this step.
-    pub const fn writes(&self) -> u8 {
-        self.writes
-    }
-
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// The entry once the step's writes are done.
     pub const fn entry(&self) -> &Qwords {
         &self.entry
@@ -166,16 +165,19 @@ impl Plan {
         self.steps.get(..self.len).unwrap_or(&[])
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// How many syncs the plan issues (one per step).
     pub fn syncs(&self) -> usize {
         self.len
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// What kind of update this is.
     pub fn kind(&self) -> UpdateKind {
         self.kind
     }
 
+    #[cfg(any(test, CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST))]
     /// Whether the SMMU sees V=0 after some sync (the C KUnit suite's
     /// "not hitless"): a breaking update, or any update whose current or
     /// target entry is itself invalid and which writes something while V=0.
@@ -272,16 +274,6 @@ pub fn write_entry<K: EntryKind, T: EntryTarget + ?Sized>(
     let p = plan::<K>(cur, target);
     p.apply(t);
     p
-}
-
-/// Updates an STE whose current contents are `cur` to `target`.
-pub fn write_ste<T: EntryTarget + ?Sized>(t: &mut T, cur: &Qwords, target: &Ste) -> Plan {
-    write_entry::<SteKind, T>(t, cur, target.qwords())
-}
-
-/// Updates a CD whose current contents are `cur` to `target`.
-pub fn write_cd<T: EntryTarget + ?Sized>(t: &mut T, cur: &Qwords, target: &Cd) -> Plan {
-    write_entry::<CdKind, T>(t, cur, target.qwords())
 }
 
 /// The tearing model: what the SMMU may observe while a plan runs.
@@ -640,10 +632,10 @@ pub mod model {
 pub mod tests {
     use super::model::*;
     use super::*;
-    use crate::hw::cd::{HwUpdate, S1CdConfig, Tcr, Ttb0};
+    use crate::hw::cd::{Cd, HwUpdate, S1CdConfig, Tcr, Ttb0};
     use crate::hw::selftest::{check, check_eq, failure, Failure, Rng, TestResult};
     use crate::hw::ste::{
-        CdTable, CdTableFormat, NestedS1, S1Config, S1Dss, S2Config, SteCaps, Vtcr,
+        CdTable, CdTableFormat, NestedS1, S1Config, S1Dss, S2Config, Ste, SteCaps, Vtcr,
     };
 
     /// The SMMU of the C suite: `ARM_SMMU_FEAT_STALLS | ATTR_TYPES_OVR`.
@@ -1190,7 +1182,8 @@ pub mod tests {
     /// Kinds of STE in the sync table.
     pub const STE_KINDS: usize = 9;
 
-    /// Names of [`ste_kind`]'s entries.
+    /// Names of [`ste_kind`]'s entries (for the host's sync-table test).
+    #[cfg(test)]
     pub const STE_KIND_NAMES: [&str; STE_KINDS] = [
         "abort",
         "bypass",
