@@ -145,6 +145,11 @@ run --driver rs --name rs-dma-nos1 --trace smmuv3_cmdq_opcode "${DISKS[@]}" \
 nos1=$(counts rs-dma-nos1)
 expect disable_s1-is-stage2 'echo "$nos1" | grep -q TLBI_S2_IPA= && ! echo "$nos1" | grep -qE "CFGI_CD|TLBI_NH_VA"' \
 	"$nos1" rs-dma-nos1
+# The debugfs decoder: a stage-1 and a stage-2 (disable_s1) DMA domain,
+# identity, and a released device.
+run --driver rs --name rs-debugfs "${DISKS[@]}" debugfs
+run --driver rs --name rs-debugfs-s2 "${DISKS[@]}" --append arm_smmu_v3_rs.disable_s1=1 \
+	--append stage=2 debugfs
 run --driver c --name c-summary-s1 "${S1[@]}" summary
 run --driver rs --name rs-dma-s1 "${S1[@]}" "${DISKS[@]}" --append domain=DMA dma
 same_summary summary-match/stage1 c-summary-s1 rs-dma-s1

@@ -30,6 +30,7 @@ mod ats;
 mod cdtab;
 mod cmdq;
 mod domain;
+mod dump;
 mod events;
 mod firmware;
 pub mod hw;
@@ -95,6 +96,13 @@ struct SmmuData<'bound> {
     /// directories.
     #[pin]
     _preserve: debugfs::File<Arc<Smmu>>,
+    /// The decoder's files ([`dump`]).
+    #[pin]
+    _streams: debugfs::File<Arc<Smmu>>,
+    #[pin]
+    _ste: debugfs::File<Arc<Smmu>>,
+    #[pin]
+    _counters: debugfs::File<Arc<Smmu>>,
     _debugfs_smmu: debugfs::Dir,
     _debugfs: debugfs::Dir,
     _shutdown: Shutdown,
@@ -450,6 +458,9 @@ impl ArmSmmuV3 {
                 Registration::new(dev, &name, &iommu::STATICS, Ok::<_, Error>(Iommu { smmu: smmu.clone() }))
             },
             _preserve <- debugfs_smmu.write_callback_file(c"preserve", smmu.clone(), &preserve_write),
+            _streams <- debugfs_smmu.read_callback_file(c"streams", smmu.clone(), &dump::show_streams),
+            _ste <- debugfs_smmu.read_write_callback_file(c"ste", smmu.clone(), &dump::show_ste, &dump::select_ste),
+            _counters <- debugfs_smmu.read_callback_file(c"counters", smmu.clone(), &dump::show_counters),
             _debugfs_smmu: debugfs_smmu,
             _debugfs: debugfs,
             _shutdown: Shutdown(smmu),

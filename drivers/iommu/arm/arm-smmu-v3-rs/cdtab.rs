@@ -4,6 +4,7 @@
 //! per SubstreamID, linear or 2-level, in iommu-pages. CDs are written only
 //! through the hitless entry writer (`arm_smmu_write_cd_entry()`).
 
+use crate::hw::writer::Qwords;
 use crate::{
     hw::{
         cd::{self, Cd},
@@ -12,9 +13,9 @@ use crate::{
     },
     table::{Entry, TableMem, CD_UPDATES},
 };
-// Level-2 CD tables and reading CDs back: for now only KUnit uses them.
+// Level-2 CD tables: for now only KUnit uses them.
 #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
-use crate::hw::{cd::CdL1Desc, writer::Qwords};
+use crate::hw::cd::CdL1Desc;
 use kernel::{
     device::{Bound, Device},
     prelude::*,
@@ -132,9 +133,13 @@ impl CdTable {
             .write::<CdKind>(target.qwords(), &CD_UPDATES, sync)
     }
 
+    /// SubstreamIDs the table has a CD for (`1 << S1CDMAX`).
+    pub(crate) fn ssids(&self) -> u32 {
+        1 << self.s1cdmax
+    }
+
     /// Current contents of `ssid`'s CD (`None` while its level-2 table does
     /// not exist).
-    #[cfg(CONFIG_ARM_SMMU_V3_RS_KUNIT_TEST)]
     pub(crate) fn read(&self, ssid: u32) -> Result<Option<Qwords>> {
         let l2 = self.l2.lock();
         match self.entry(&l2, ssid)? {

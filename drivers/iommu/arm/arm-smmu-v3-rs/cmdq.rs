@@ -108,6 +108,9 @@ pub(crate) trait CmdqRegs {
     fn gerror(&self) -> (u32, u32);
     /// Writes GERRORN.
     fn set_gerrorn(&self, val: u32);
+    /// Logs a command-queue error against the SMMU's device
+    /// (`dev_err!`); `msg` ends with a newline.
+    fn log_err(&self, msg: core::fmt::Arguments<'_>);
 }
 
 impl CmdqRegs for RegsGuard<'_> {
@@ -126,6 +129,10 @@ impl CmdqRegs for RegsGuard<'_> {
 
     fn set_gerrorn(&self, val: u32) {
         self.write32(off::GERRORN, val)
+    }
+
+    fn log_err(&self, msg: core::fmt::Arguments<'_>) {
+        dev_err!(self.dev(), "{}", msg);
     }
 }
 
@@ -229,6 +236,8 @@ pub(crate) struct Cmdq<M: QueueMem = Coherent<[u64]>> {
     atc_timed_out: KVec<Atomic<u32>>,
     issued: Atomic<u64>,
     syncs: Atomic<u64>,
+    /// Command errors the SMMU reported (CMDQ_ERR).
+    errors: Atomic<u64>,
     /// Serialises every read-modify-write of GERRORN, and the handling of
     /// a command error: the queue's waiters and the global error
     /// interrupt acknowledge different bits of the one register, and
@@ -296,6 +305,7 @@ impl<M: QueueMem> Cmdq<M> {
             atc_timed_out,
             issued: Atomic::new(0),
             syncs: Atomic::new(0),
+            errors: Atomic::new(0),
             gerrorn <- new_spinlock_irq!(()),
         }))
     }
@@ -311,6 +321,11 @@ impl<M: QueueMem> Cmdq<M> {
     /// Commands and CMD_SYNCs issued so far.
     pub(crate) fn counts(&self) -> (u64, u64) {
         (self.issued.load(Relaxed), self.syncs.load(Relaxed))
+    }
+
+    /// Command errors the SMMU reported so far.
+    pub(crate) fn errors(&self) -> u64 {
+        self.errors.load(Relaxed)
     }
 
     fn ptr(&self, raw: u32) -> u32 {
@@ -441,7 +456,7 @@ impl<M: QueueMem> Cmdq<M> {
             self.write_cmd(at, Cmd::Sync { cs }.encode())?;
         }
         // A CMD_SYNC's waiter keeps CONS from being refreshed past it.
-        let locked = if sync { self.shared_lock() } else { Ok(()) };
+        let locked = if sync { self.shared_lock(regs) } else { Ok(()) };
         // The entries, for the SMMU too, before their valid bits (C's
         // dma_wmb()).
         dma_mb(Write);
@@ -480,11 +495,13 @@ impl<M: QueueMem> Cmdq<M> {
     /// previous owner, gathers every reservation up to the current PROD,
     /// waits until they are all written and hands them to the SMMU.
     fn publish(&self, regs: &impl CmdqRegs, start: u32) -> Result {
-        self.wait_until("the previous command queue owner", || {
+        self.wait_until(regs, "the previous command queue owner", || {
             self.owner_prod.load(Acquire) == start
         })?;
         let gathered = self.clear_owned();
-        let r = self.wait_until("command queue entries", || self.is_valid(start, gathered));
+        let r = self.wait_until(regs, "command queue entries", || {
+            self.is_valid(start, gathered)
+        });
         // Handed over even on a timeout, so that later owners do not wait
         // for this one too.
         regs.set_prod(gathered);
@@ -550,7 +567,7 @@ impl<M: QueueMem> Cmdq<M> {
     }
 
     /// Takes the lock shared (`arm_smmu_cmdq_shared_lock()`).
-    fn shared_lock(&self) -> Result {
+    fn shared_lock(&self, regs: &impl CmdqRegs) -> Result {
         let mut v = self.lock.load(Relaxed);
         let mut backoff = Backoff::new(self.timeout_us);
         loop {
@@ -564,7 +581,7 @@ impl<M: QueueMem> Cmdq<M> {
                 }
             }
             if !backoff.pause() {
-                pr_err!("arm-smmu-v3-rs: timeout waiting for the command queue lock\n");
+                regs.log_err(format_args!("timeout waiting for the command queue lock\n"));
                 return Err(ETIMEDOUT);
             }
             v = self.lock.load(Relaxed);
@@ -597,10 +614,10 @@ impl<M: QueueMem> Cmdq<M> {
         }
         while self.llq.load(Relaxed) == seen {
             if !backoff.pause() {
-                pr_err!(
-                    "arm-smmu-v3-rs: timeout waiting for command queue space (CMDQ_CONS {:#x})\n",
+                regs.log_err(format_args!(
+                    "timeout waiting for command queue space (CMDQ_CONS {:#x})\n",
                     regs.cons()
-                );
+                ));
                 return Err(ETIMEDOUT);
             }
             if backoff.check_errors() {
@@ -613,14 +630,19 @@ impl<M: QueueMem> Cmdq<M> {
 
     /// Polls `done` (see [`Backoff`]), giving up with `ETIMEDOUT` after
     /// the queue's timeout.
-    fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) -> Result {
+    fn wait_until(
+        &self,
+        regs: &impl CmdqRegs,
+        what: &str,
+        mut done: impl FnMut() -> bool,
+    ) -> Result {
         let mut backoff = Backoff::new(self.timeout_us);
         while backoff.pause() {
             if done() {
                 return Ok(());
             }
         }
-        pr_err!("arm-smmu-v3-rs: timeout waiting for {}\n", what);
+        regs.log_err(format_args!("timeout waiting for {}\n", what));
         Err(ETIMEDOUT)
     }
 
@@ -654,11 +676,11 @@ impl<M: QueueMem> Cmdq<M> {
                 break;
             }
         }
-        pr_err!(
-            "arm-smmu-v3-rs: timeout waiting for {} (CMDQ_CONS {:#x})\n",
+        regs.log_err(format_args!(
+            "timeout waiting for {} (CMDQ_CONS {:#x})\n",
             what,
             regs.cons()
-        );
+        ));
         Err(ETIMEDOUT)
     }
 
@@ -685,10 +707,10 @@ impl<M: QueueMem> Cmdq<M> {
                 break;
             }
         }
-        pr_err!(
-            "arm-smmu-v3-rs: timeout waiting for CMD_SYNC MSI (CMDQ_CONS {:#x})\n",
+        regs.log_err(format_args!(
+            "timeout waiting for CMD_SYNC MSI (CMDQ_CONS {:#x})\n",
             regs.cons()
-        );
+        ));
         Err(ETIMEDOUT)
     }
 
@@ -719,19 +741,22 @@ impl<M: QueueMem> Cmdq<M> {
         }
         let cons = regs.cons();
         let err = CmdqError::from_cons(cons);
-        pr_err!(
-            "arm-smmu-v3-rs: CMDQ error (cons {:#010x}): {}\n",
+        self.errors.fetch_add(1, Relaxed);
+        regs.log_err(format_args!(
+            "CMDQ error (cons {:#010x}): {}\n",
             cons,
             err.message()
-        );
+        ));
         if err.action() == CmdqErrAction::Skip {
             let at = self.ptr(cons);
             let base = self.q.idx(at) as usize * CMD_QWORDS;
-            pr_err!(
-                "arm-smmu-v3-rs: skipping command: {:#018x} {:#018x}\n",
-                self.mem.read(base)?,
-                self.mem.read(base + 1)?
-            );
+            let raw = [self.mem.read(base)?, self.mem.read(base + 1)?];
+            regs.log_err(format_args!(
+                "skipping command: {:#018x} {:#018x} ({:?})\n",
+                raw[0],
+                raw[1],
+                Cmd::decode(&raw)
+            ));
             self.write_cmd(at, CmdqError::replacement(true).encode())?;
         }
         if err == CmdqError::AtcInvSync {
@@ -899,6 +924,10 @@ mod tests {
             if (self.gerror.get() ^ val) & GerrorBit::Cmdq.mask() == 0 {
                 self.err.set(false);
             }
+        }
+
+        fn log_err(&self, msg: core::fmt::Arguments<'_>) {
+            pr_err!("{}", msg);
         }
     }
 
@@ -1203,6 +1232,10 @@ mod tests {
             if (hw.gerror ^ val) & GerrorBit::Cmdq.mask() == 0 {
                 hw.err = false;
             }
+        }
+
+        fn log_err(&self, msg: core::fmt::Arguments<'_>) {
+            pr_err!("{}", msg);
         }
     }
 

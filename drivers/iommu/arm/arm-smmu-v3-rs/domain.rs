@@ -106,6 +106,32 @@ pub(crate) struct Inval {
 }
 
 impl Inval {
+    /// Writes the domain's TLB tag, then its invalidation array, one
+    /// entry per line, each indented by `indent` (debugfs).
+    pub(crate) fn show(&self, w: &mut impl core::fmt::Write, indent: &str) -> core::fmt::Result {
+        match self.tag {
+            Tag::Asid(a) => writeln!(w, "{indent}domain: stage 1, asid={a:#x}")?,
+            Tag::Vmid(v) => writeln!(w, "{indent}domain: stage 2, vmid={v:#x}")?,
+        }
+        let guard = rcu::read_lock();
+        let invs = self.invs.read(&guard);
+        if invs.is_empty() {
+            return writeln!(w, "{indent}invalidations: none");
+        }
+        writeln!(
+            w,
+            "{indent}invalidations: {} entries, {} trash",
+            invs.len(),
+            invs.num_trashes()
+        )?;
+        for inv in invs.entries() {
+            write!(w, "{indent}  ")?;
+            crate::hw::decode::inv(w, inv)?;
+            writeln!(w)?;
+        }
+        Ok(())
+    }
+
     /// The array entry of a master attached to this domain.
     fn entry(&self) -> Inv {
         // At most 63 (a u64 bitmap's trailing zeros).

@@ -20,6 +20,7 @@ use kernel::{
     irq::{self, IrqReturn},
     prelude::*,
     sync::{
+        atomic::Relaxed,
         barrier::{dma_mb, Full},
         new_spinlock, Arc, SpinLock,
     },
@@ -211,8 +212,10 @@ impl irq::Handler for GerrorHandler {
 impl Smmu {
     /// Consumes every event record (`arm_smmu_evtq_thread()`).
     pub(crate) fn drain_events(&self) {
-        self.evtq
-            .drain::<EVT_QWORDS>(self, |raw| self.report_event(&Event::decode(raw)));
+        self.evtq.drain::<EVT_QWORDS>(self, |raw| {
+            self.events_seen.fetch_add(1, Relaxed);
+            self.report_event(&Event::decode(raw))
+        });
     }
 
     /// Consumes every PRI request (`arm_smmu_priq_thread()`): logs it as
@@ -278,6 +281,7 @@ impl Smmu {
             }
             sfm |= bit == GerrorBit::Sfm;
             ack |= bit.mask();
+            self.gerrors_seen.fetch_add(1, Relaxed);
         }
         self.ack_gerrors(&regs, ack);
         drop(regs);

@@ -100,7 +100,20 @@ impl IommuOps for Iommu {
         fwspec: &'b Fwspec,
     ) -> impl PinInit<Master, Error> + 'b {
         let smmu = &self.smmu;
+        let state = Arc::pin_init(
+            new_mutex!(MasterState {
+                cdtab: None,
+                domain: None,
+                s1: false,
+                ste: None,
+                ats_enabled: false,
+                ats_in_array: false,
+                ats_broken: false,
+            }),
+            GFP_KERNEL,
+        );
         let sids = (|| {
+            let state = state.as_ref().map_err(|e| *e)?;
             let mut sids = KVec::with_capacity(fwspec.ids().len(), GFP_KERNEL)?;
             for &sid in fwspec.ids() {
                 if !smmu.has_sid(sid) {
@@ -119,7 +132,7 @@ impl IommuOps for Iommu {
             }
             // A StreamID of another device cannot be shared: its STE can
             // only point at one domain (`arm_smmu_insert_master()`).
-            if let Some((sid, other)) = smmu.add_streams(&sids, dev.name())? {
+            if let Some((sid, other)) = smmu.add_streams(&sids, dev.name(), state)? {
                 dev_warn!(
                     dev,
                     "Aliasing StreamID {:#x} (from {}) unsupported, expect DMA to be broken\n",
@@ -132,18 +145,7 @@ impl IommuOps for Iommu {
         })();
         let master = (|| {
             let sids = sids?;
-            let state = Arc::pin_init(
-                new_mutex!(MasterState {
-                    cdtab: None,
-                    domain: None,
-                    s1: false,
-                    ste: None,
-                    ats_enabled: false,
-                    ats_in_array: false,
-                    ats_broken: false,
-                }),
-                GFP_KERNEL,
-            )?;
+            let state = state?;
             let ats_stu = ats_stu(smmu, dev, fwspec);
             if ats_stu.is_some() {
                 if let Err(e) = smmu.add_ats_master(dev, &sids, &state) {

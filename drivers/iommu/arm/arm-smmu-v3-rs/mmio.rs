@@ -12,6 +12,7 @@
 
 use crate::hw::regs::{ctrl_off::page1, PAGE_SZ};
 use kernel::{
+    device::Device,
     devres::DevresGuard,
     io::{
         mem::{DevresExclusiveIoMem, ExclusiveIoMem},
@@ -43,6 +44,7 @@ impl Regs {
     pub(crate) fn access(&self) -> Option<RegsGuard<'_>> {
         self.io.try_access().map(|io| RegsGuard {
             io,
+            dev: self.io.device(),
             page0_only: self.page0_only,
         })
     }
@@ -86,16 +88,22 @@ impl Regs {
 /// The registers, held mapped for a sequence of accesses ([`Regs::access`]).
 pub(crate) struct RegsGuard<'a> {
     io: DevresGuard<'a, ExclusiveIoMem<'static, PAGE_SZ>>,
+    dev: &'a Device,
     page0_only: bool,
 }
 
 impl RegsGuard<'_> {
+    /// The SMMU's platform device, for messages.
+    pub(crate) fn dev(&self) -> &Device {
+        self.dev
+    }
+
     /// Reads the 32-bit register at `off` (all-ones and logged if `off` is
     /// out of range).
     pub(crate) fn read32(&self, off: usize) -> u32 {
         let off = page1(off, self.page0_only);
         (&*self.io).try_read32(off).unwrap_or_else(|e| {
-            pr_err!("arm-smmu-v3-rs: bad register read at {off:#x}: {e:?}\n");
+            dev_err!(self.dev, "bad register read at {off:#x}: {e:?}\n");
             u32::MAX
         })
     }
@@ -104,7 +112,7 @@ impl RegsGuard<'_> {
     pub(crate) fn write32(&self, off: usize, val: u32) {
         let off = page1(off, self.page0_only);
         if let Err(e) = (&*self.io).try_write32(val, off) {
-            pr_err!("arm-smmu-v3-rs: bad register write at {off:#x}: {e:?}\n");
+            dev_err!(self.dev, "bad register write at {off:#x}: {e:?}\n");
         }
     }
 
@@ -112,7 +120,7 @@ impl RegsGuard<'_> {
     pub(crate) fn write64(&self, off: usize, val: u64) {
         let off = page1(off, self.page0_only);
         if let Err(e) = (&*self.io).try_write64(val, off) {
-            pr_err!("arm-smmu-v3-rs: bad register write at {off:#x}: {e:?}\n");
+            dev_err!(self.dev, "bad register write at {off:#x}: {e:?}\n");
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::{
         ste::{Ste, SteCaps},
         strtab::{StrtabFormat, StrtabGeometry},
     },
+    iommu::MasterState,
     lu,
     mmio::Regs,
     reset,
@@ -27,16 +28,26 @@ use kernel::{
     device::{Bound, Device},
     dma::Coherent,
     prelude::*,
+    rbtree::{RBTree, RBTreeNode},
     str::{CStr, CString},
     sync::{
         aref::ARef,
         atomic::{Atomic, Relaxed},
-        new_mutex, Mutex,
+        new_mutex, Arc, Mutex,
     },
 };
 
-/// StreamIDs and the names of their devices.
-type Streams = KVec<(u32, CString)>;
+/// The device behind a StreamID.
+pub(crate) struct Stream {
+    /// The device's name, for event reports.
+    pub(crate) name: CString,
+    /// What its STE and CD table point at, for the debugfs decoder.
+    pub(crate) state: Arc<Mutex<MasterState>>,
+}
+
+/// The devices behind the SMMU, by StreamID (the C driver's `streams`
+/// rb-tree): looked up on every event.
+type Streams = RBTree<u32, Stream>;
 
 /// An SMMU, enabled, with every StreamID aborting until a device attaches.
 ///
@@ -55,9 +66,14 @@ pub(crate) struct Smmu {
     /// Serialises attach/detach, which update the invalidation arrays of
     /// the domains on this SMMU (`arm_smmu_asid_lock`).
     pub(crate) attach_lock: Pin<KBox<Mutex<()>>>,
-    /// The name of the device behind each StreamID, for event reports
-    /// (the C driver's `streams` tree).
+    /// The device behind each StreamID.
     streams: Pin<KBox<Mutex<Streams>>>,
+    /// Event records consumed.
+    pub(crate) events_seen: Atomic<u64>,
+    /// Global errors handled (GERROR bits other than CMDQ_ERR).
+    pub(crate) gerrors_seen: Atomic<u64>,
+    /// The StreamID the debugfs file `ste` shows ([`crate::dump`]).
+    pub(crate) debug_sid: Atomic<u32>,
     /// ASIDs of stage-1 domains.
     pub(crate) asids: IdAlloc,
     /// VMIDs of stage-2 domains.
@@ -132,7 +148,7 @@ impl Smmu {
         // tables are restored (live update): from then on a failure would
         // free tables the SMMU may still walk.
         let attach_lock = KBox::pin_init(new_mutex!(()), GFP_KERNEL)?;
-        let streams = KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
+        let streams = KBox::pin_init(new_mutex!(RBTree::new()), GFP_KERNEL)?;
         let asids = IdAlloc::new(info.asid_bits, "ASID")?;
         let vmids = IdAlloc::new(info.vmid_bits, "VMID")?;
         let ratelimit = KBox::pin_init(RateLimit::new(), GFP_KERNEL)?;
@@ -208,6 +224,9 @@ impl Smmu {
             shut_down: Atomic::new(false),
             attach_lock,
             streams,
+            events_seen: Atomic::new(0),
+            gerrors_seen: Atomic::new(0),
+            debug_sid: Atomic::new(0),
             asids,
             vmids,
             caps,
@@ -293,51 +312,88 @@ impl Smmu {
         }
     }
 
-    /// Records that the StreamIDs `sids` belong to the device called
-    /// `name`: all of them, or, if one already belongs to another device,
-    /// none, and returns that StreamID and the other device's name.
-    pub(crate) fn add_streams(&self, sids: &[u32], name: &CStr) -> Result<Option<(u32, CString)>> {
-        // Allocate first: nothing fails once the list changes.
-        let mut new = KVec::with_capacity(sids.len(), GFP_KERNEL)?;
+    /// Records that the StreamIDs `sids` (distinct) belong to the device
+    /// called `name`, whose state is `state`: all of them, or, if one
+    /// already belongs to another device, none, and returns that StreamID
+    /// and the other device's name.
+    pub(crate) fn add_streams(
+        &self,
+        sids: &[u32],
+        name: &CStr,
+        state: &Arc<Mutex<MasterState>>,
+    ) -> Result<Option<(u32, CString)>> {
+        // Allocate first: nothing fails once the tree changes.
+        let mut nodes = KVec::with_capacity(sids.len(), GFP_KERNEL)?;
         for &sid in sids {
-            new.push((sid, CString::try_from_fmt(fmt!("{name}"))?), GFP_KERNEL)?;
+            let stream = Stream {
+                name: CString::try_from_fmt(fmt!("{name}"))?,
+                state: state.clone(),
+            };
+            nodes.push(RBTreeNode::new(sid, stream, GFP_KERNEL)?, GFP_KERNEL)?;
         }
         let mut streams = self.streams.lock();
-        if let Some((sid, other)) = streams.iter().find(|(s, _)| sids.contains(s)) {
-            return Ok(Some((*sid, CString::try_from_fmt(fmt!("{}", &**other))?)));
+        if let Some((sid, other)) = sids.iter().find_map(|s| Some((*s, streams.get(s)?))) {
+            return Ok(Some((
+                sid,
+                CString::try_from_fmt(fmt!("{}", &*other.name))?,
+            )));
         }
-        streams.reserve(new.len(), GFP_KERNEL)?;
-        for e in new {
-            streams.push(e, GFP_KERNEL)?;
+        for node in nodes {
+            streams.insert(node);
         }
         Ok(None)
     }
 
     /// Forgets the StreamIDs in `sids`.
     pub(crate) fn remove_streams(&self, sids: &[u32]) {
-        self.streams.lock().retain(|(s, _)| !sids.contains(s));
+        let mut streams = self.streams.lock();
+        for sid in sids {
+            streams.remove(sid);
+        }
     }
 
     /// Calls `f` with the name of the device behind `sid`, if known.
     pub(crate) fn with_stream_name<R>(&self, sid: u32, f: impl FnOnce(Option<&str>) -> R) -> R {
         let streams = self.streams.lock();
-        let name = streams
-            .iter()
-            .find(|(s, _)| *s == sid)
-            .and_then(|(_, n)| n.to_str().ok());
-        f(name)
+        f(streams.get(&sid).and_then(|s| s.name.to_str().ok()))
     }
 
     /// The StreamIDs of the device called `name`.
     pub(crate) fn sids_of(&self, name: &str) -> Result<KVec<u32>> {
         let streams = self.streams.lock();
         let mut v = KVec::new();
-        for (sid, n) in streams.iter() {
-            if n.to_bytes() == name.as_bytes() {
+        for (sid, s) in streams.iter() {
+            if s.name.to_bytes() == name.as_bytes() {
                 v.push(*sid, GFP_KERNEL)?;
             }
         }
         Ok(v)
+    }
+
+    /// Calls `f` with every StreamID in order, its device's name and state.
+    /// `f` runs under the lock of the StreamID tree; it may take a
+    /// device's state lock (never held while taking the tree's).
+    pub(crate) fn for_each_stream(
+        &self,
+        mut f: impl FnMut(u32, &Stream) -> core::fmt::Result,
+    ) -> core::fmt::Result {
+        let streams = self.streams.lock();
+        for (sid, s) in streams.iter() {
+            f(*sid, s)?;
+        }
+        Ok(())
+    }
+
+    /// Counters of what the SMMU was told and reported.
+    pub(crate) fn counters(&self) -> Counters {
+        let (commands, syncs) = self.cmdq.counts();
+        Counters {
+            commands,
+            syncs,
+            command_errors: self.cmdq.errors(),
+            events: self.events_seen.load(Relaxed),
+            global_errors: self.gerrors_seen.load(Relaxed),
+        }
     }
 
     /// STRTAB_BASE as programmed.
@@ -381,6 +437,20 @@ impl Smmu {
     pub(crate) fn has_sid(&self, sid: u32) -> bool {
         self.strtab.geometry().contains(sid)
     }
+}
+
+/// What [`Smmu::counters`] returns.
+pub(crate) struct Counters {
+    /// Commands issued, CMD_SYNCs excluded.
+    pub(crate) commands: u64,
+    /// CMD_SYNCs issued.
+    pub(crate) syncs: u64,
+    /// Command errors (CMDQ_ERR) handled.
+    pub(crate) command_errors: u64,
+    /// Event records consumed.
+    pub(crate) events: u64,
+    /// Other global errors handled.
+    pub(crate) global_errors: u64,
 }
 
 impl Smmu {

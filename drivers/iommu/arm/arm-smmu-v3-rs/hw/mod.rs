@@ -14,6 +14,7 @@ pub mod ats;
 pub mod bits;
 pub mod cd;
 pub mod cmd;
+pub mod decode;
 pub mod event;
 pub mod invs;
 pub mod iort;

@@ -9,8 +9,8 @@
 //! panicking, so a failing case fails its KUnit test rather than the kernel.
 //!
 //! Every case is listed once in [`for_each_case!`]. The host crate turns the
-//! list into `#[test]` functions; `hw_kunit.rs` names each case in a
-//! `#[kunit_tests]` module, and a host test checks that the two lists agree.
+//! list into `#[test]` functions and `hw_kunit.rs` into the cases of one
+//! `#[kunit_tests]` suite, so a case added for the host runs in KUnit too.
 
 /// Where and why a case failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,6 +204,9 @@ macro_rules! for_each_case {
             ste::ste_vste_parse,
             cd::cd_known_answers,
             cd::cd_field_positions,
+            decode::decode_ste_constructors,
+            decode::decode_cd_fields,
+            decode::decode_inv_entries,
             event::event_known_answers,
             event::event_all_ids,
             event::event_display,
