@@ -79,10 +79,6 @@ impl AsMut<[Inv]> for InvBuf {
 /// An invalidation array in kernel memory.
 type InvArray = Invs<InvBuf>;
 
-/// Every entry of this driver's arrays names the domain's own SMMU: a
-/// domain is only attached to devices behind the SMMU it was allocated for.
-const THIS_SMMU: SmmuId = SmmuId(0);
-
 /// The TLB tag a domain's translations are cached under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tag {
@@ -138,12 +134,12 @@ impl Inval {
         let pgsize_shift = self.pgsize_shift.load(Relaxed) as u8;
         match self.tag {
             Tag::Asid(asid) => Inv::s1_asid(
-                THIS_SMMU,
+                self.smmu.id(),
                 asid,
                 pgsize_shift,
                 self.smmu.info.features.contains(Features::E2H),
             ),
-            Tag::Vmid(vmid) => Inv::s2_vmid(THIS_SMMU, vmid, pgsize_shift),
+            Tag::Vmid(vmid) => Inv::s2_vmid(self.smmu.id(), vmid, pgsize_shift),
         }
     }
 
@@ -186,7 +182,7 @@ impl Inval {
         match atc {
             Err(e) if e == ATC_TIMEOUT => {
                 let mut sids = KVec::new();
-                for sid in invs.ats_sids(THIS_SMMU) {
+                for sid in invs.ats_sids(self.smmu.id()) {
                     // Atomic context; a device left out is found by the
                     // next invalidation that times out.
                     let _ = sids.push(sid, GFP_ATOMIC);
@@ -203,7 +199,7 @@ impl Inval {
     /// walker sends them ATC invalidations any more. The caller holds the
     /// SMMU's `attach_lock`.
     pub(crate) fn set_ats_broken(&self, sids: &[u32]) -> Result {
-        publish_ats_broken(&self.invs, sids)
+        publish_ats_broken(&self.invs, self.smmu.id(), sids)
     }
 }
 
@@ -281,8 +277,9 @@ fn issue_each(issuer: &impl Issuer, gen: impl FnOnce(&mut dyn FnMut(Cmd))) -> Re
 }
 
 /// Publishes a copy of `invs`' array with the ATS entries of `sids`
-/// broken. The caller serialises writers (the SMMU's `attach_lock`).
-fn publish_ats_broken(invs: &RcuBox<InvArray>, sids: &[u32]) -> Result {
+/// (of the SMMU `smmu`) broken. The caller serialises writers (the SMMU's
+/// `attach_lock`).
+fn publish_ats_broken(invs: &RcuBox<InvArray>, smmu: SmmuId, sids: &[u32]) -> Result {
     // Sized and copied in two read-side sections: no allocation inside
     // one, and the array cannot change in between (writers serialised).
     let len = invs.read(&rcu::read_lock()).merged_len(&[]);
@@ -292,7 +289,7 @@ fn publish_ats_broken(invs: &RcuBox<InvArray>, sids: &[u32]) -> Result {
         .merge(&[], copy)
         .map_err(|_| EINVAL)?;
     for &sid in sids {
-        arr.set_ats_broken(THIS_SMMU, sid, true);
+        arr.set_ats_broken(smmu, sid, true);
     }
     invs.publish(RcuBox::prepare(arr, GFP_KERNEL)?);
     Ok(())
@@ -367,8 +364,8 @@ impl Smmu {
     pub(crate) fn flush_tag(&self, tag: Tag) {
         let e2h = self.info.features.contains(Features::E2H);
         let inv = match tag {
-            Tag::Asid(a) => Inv::s1_asid(THIS_SMMU, a, 12, e2h),
-            Tag::Vmid(v) => Inv::s2_vmid(THIS_SMMU, v, 12),
+            Tag::Asid(a) => Inv::s1_asid(self.id(), a, 12, e2h),
+            Tag::Vmid(v) => Inv::s2_vmid(self.id(), v, 12),
         };
         if let Some(cmd) = inv.flush_tag_cmd() {
             if let Err(e) = self.issue(&[cmd], true) {
@@ -406,7 +403,7 @@ fn master_entries(inval: &Inval, sids: &[u32], ats: bool) -> Result<KVec<Inv>> {
     v.push(inval.entry(), GFP_KERNEL)?;
     if ats {
         for &sid in sids {
-            v.push(Inv::ats(THIS_SMMU, sid, 0), GFP_KERNEL)?;
+            v.push(Inv::ats(inval.smmu.id(), sid, 0), GFP_KERNEL)?;
         }
     }
     v.sort_unstable_by(|a, b| a.cmp_key(b));
@@ -707,7 +704,7 @@ pub(crate) trait Stage: kernel::iommu::pgtable::IoPageTableFmt + Sized {
 
 impl Stage for ARM64LPAES1 {
     fn alloc_tag(smmu: &Smmu) -> Result<Tag> {
-        smmu.asids.alloc().map(Tag::Asid)
+        smmu.asids.alloc(smmu.dev()).map(Tag::Asid)
     }
 
     fn ias(smmu: &Smmu) -> u32 {
@@ -750,7 +747,7 @@ impl Stage for ARM64LPAES1 {
 
 impl Stage for ARM64LPAES2 {
     fn alloc_tag(smmu: &Smmu) -> Result<Tag> {
-        smmu.vmids.alloc().map(Tag::Vmid)
+        smmu.vmids.alloc(smmu.dev()).map(Tag::Vmid)
     }
 
     fn ias(smmu: &Smmu) -> u32 {
@@ -861,6 +858,9 @@ mod tests {
     //! allow. After every unmap's invalidation, no enabled ATC entry may
     //! still translate the unmapped IOVA.
     use super::*;
+
+    /// The SMMU the simulated arrays' entries name.
+    const THIS_SMMU: SmmuId = SmmuId(0);
     use crate::{
         cmdq::ATC_TIMEOUT,
         hw::{
@@ -1314,7 +1314,7 @@ mod tests {
         // Both devices were in the batch: both are suspects.
         assert_eq!(&sids[..], &[SID, OTHER_SID]);
         // The driver asks each again (`ats_check`); the dead one breaks.
-        publish_ats_broken(&sim.arrays[NEW], &[OTHER_SID])?;
+        publish_ats_broken(&sim.arrays[NEW], THIS_SMMU, &[OTHER_SID])?;
         {
             // No allocation in the read-side section.
             let mut types = [None; 3];

@@ -10,6 +10,7 @@ use crate::{
     events::{InQueue, RateLimit, EVT_QWORDS},
     hw::{
         cmd::Cmd,
+        invs::SmmuId,
         pri::PRIQ_QWORDS,
         queue::Queue,
         regs::{ctrl_off, Features, Platform, SmmuInfo},
@@ -433,6 +434,12 @@ impl Smmu {
         }
     }
 
+    /// The SMMU's identity in invalidation arrays (C compares the
+    /// `arm_smmu_device` pointers): its MMIO base, unique among SMMUs.
+    pub(crate) fn id(&self) -> SmmuId {
+        SmmuId(self.mmio_base as usize)
+    }
+
     /// Whether `sid` fits the SMMU's StreamID width.
     pub(crate) fn has_sid(&self, sid: u32) -> bool {
         self.strtab.geometry().contains(sid)
@@ -561,11 +568,12 @@ impl IdAlloc {
         })
     }
 
-    /// A free ID, now in use; `ENOSPC` when all are taken.
-    pub(crate) fn alloc(&self) -> Result<u16> {
+    /// A free ID, now in use; `ENOSPC`, logged against `dev`, when all
+    /// are taken.
+    pub(crate) fn alloc(&self, dev: &Device) -> Result<u16> {
         let mut map = self.map.lock();
         let id = map.next_zero_bit(1).ok_or_else(|| {
-            pr_warn!("arm-smmu-v3-rs: out of {}s\n", self.what);
+            dev_warn!(dev, "out of {}s\n", self.what);
             ENOSPC
         })?;
         let id16 = u16::try_from(id).map_err(|_| ENOSPC)?;

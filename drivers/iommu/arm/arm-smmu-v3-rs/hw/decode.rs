@@ -207,7 +207,7 @@ pub fn inv(w: &mut impl Write, inv: &Inv) -> fmt::Result {
         InvType::AtsBroken { full: false } => "ats-broken",
         InvType::AtsBroken { full: true } => "ats-full-broken",
     };
-    write!(w, "smmu={} {}={:#x}", inv.smmu().0, what, inv.id())?;
+    write!(w, "smmu={:#x} {}={:#x}", inv.smmu().0, what, inv.id())?;
     if inv.ty().is_ats() {
         write!(w, " ssid={:#x}", inv.ssid())?;
     } else {
@@ -412,9 +412,9 @@ pub mod tests {
         inv(&mut b, &Inv::s1_asid(SmmuId(1), 5, 12, false)).map_err(|_| failure!("fmt"))?;
         check_eq!(
             b.as_str().len(),
-            "smmu=1 s1-asid=0x5 granule=4K users=0".len()
+            "smmu=0x1 s1-asid=0x5 granule=4K users=0".len()
         );
-        check!(b.has("s1-asid=0x5") && b.has("granule=4K") && b.has("smmu=1"));
+        check!(b.has("s1-asid=0x5") && b.has("granule=4K") && b.has("smmu=0x1"));
         let mut b = Buf::new();
         inv(&mut b, &Inv::s2_vmid(SmmuId(0), 3, 0)).map_err(|_| failure!("fmt"))?;
         check!(b.has("s2-vmid=0x3") && b.has("range=no"));
