@@ -2,9 +2,10 @@
 
 //! Interrupts: the event queue (threaded) and global errors.
 //!
-//! Every event is decoded by [`crate::hw::event`] and logged, at most
-//! [`BURST`] lines per [`INTERVAL_MS`] (the printk rate-limit defaults),
-//! with a count of what was suppressed.
+//! Every event is decoded by [`crate::hw::event`] and logged, rate-limited
+//! as C limits them (a `struct ratelimit_state` with the printk defaults,
+//! [`kernel::ratelimit::RateLimit`]), which logs a count of what was
+//! suppressed.
 
 use crate::{
     hw::{
@@ -22,49 +23,9 @@ use kernel::{
     sync::{
         atomic::Relaxed,
         barrier::{dma_mb, Full},
-        new_spinlock, Arc, SpinLock,
+        Arc,
     },
-    time::{Delta, Instant, Monotonic},
 };
-
-/// Log lines allowed per interval.
-const BURST: u32 = 10;
-/// Length of a rate-limit interval.
-const INTERVAL_MS: i64 = 5000;
-
-/// A printk-style rate limit.
-#[pin_data]
-pub(crate) struct RateLimit {
-    #[pin]
-    state: SpinLock<(Instant<Monotonic>, u32, u32)>,
-}
-
-impl RateLimit {
-    pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            state <- new_spinlock!((Instant::now(), 0, 0)),
-        })
-    }
-
-    /// Whether to print now; also returns how many lines were suppressed
-    /// since the last one printed.
-    fn allow(&self) -> (bool, u32) {
-        let mut s = self.state.lock();
-        let now = Instant::now();
-        if now - s.0 > Delta::from_millis(INTERVAL_MS) {
-            let missed = s.2;
-            *s = (now, 1, 0);
-            return (true, missed);
-        }
-        if s.1 < BURST {
-            s.1 += 1;
-            (true, 0)
-        } else {
-            s.2 += 1;
-            (false, 0)
-        }
-    }
-}
 
 /// A queue the SMMU produces into and the driver consumes: events, PRI
 /// requests. PROD and CONS live in register page 1.
@@ -240,11 +201,7 @@ impl Smmu {
     }
 
     fn report_event(&self, ev: &Event) {
-        let (print, missed) = self.ratelimit.allow();
-        if missed > 0 {
-            dev_err!(self.dev(), "{} event messages suppressed\n", missed);
-        }
-        if print {
+        if self.ratelimit.allow(c"arm_smmu_v3_rs_report_event") {
             // `Event` formats with `core::fmt`, the kernel's `{}` wants its own
             // `Display`: go through `format_args!`.
             self.with_stream_name(ev.sid, |client| {

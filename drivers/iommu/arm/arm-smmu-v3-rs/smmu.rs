@@ -7,7 +7,7 @@ use crate::{
     ats::AtsMasters,
     cmdq::{Cmdq, SyncAfter},
     domain::Tag,
-    events::{InQueue, RateLimit, EVT_QWORDS},
+    events::{InQueue, EVT_QWORDS},
     hw::{
         cmd::Cmd,
         invs::SmmuId,
@@ -29,6 +29,7 @@ use kernel::{
     device::{Bound, Device},
     dma::Coherent,
     prelude::*,
+    ratelimit::RateLimit,
     rbtree::{RBTree, RBTreeNode},
     str::{CStr, CString},
     sync::{
@@ -152,7 +153,7 @@ impl Smmu {
         let streams = KBox::pin_init(new_mutex!(RBTree::new()), GFP_KERNEL)?;
         let asids = IdAlloc::new(info.asid_bits, "ASID")?;
         let vmids = IdAlloc::new(info.vmid_bits, "VMID")?;
-        let ratelimit = KBox::pin_init(RateLimit::new(), GFP_KERNEL)?;
+        let ratelimit = KBox::pin_init(RateLimit::new_default(), GFP_KERNEL)?;
         let lu_request = KBox::pin_init(new_mutex!(None), GFP_KERNEL)?;
         let adopted = KBox::pin_init(new_mutex!(None), GFP_KERNEL)?;
         let ats = AtsMasters::new()?;

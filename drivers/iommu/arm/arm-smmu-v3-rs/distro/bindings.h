@@ -11,6 +11,7 @@
 #include <linux/kexec_handover.h>
 #include <linux/msi.h>
 #include <linux/pci-ats.h>
+#include <linux/ratelimit.h>
 #include "../../../../../drivers/iommu/iommu-pages.h"
 #include "../../../../../drivers/iommu/dma-iommu.h"
 

@@ -43,3 +43,4 @@ static bool distro_is_acpi_static_node(const struct fwnode_handle *fwnode)
 #include "../../../../../rust/helpers/iommu.c"
 #include "../../../../../rust/helpers/kho.c"
 #include "../../../../../rust/helpers/pci_ats.c"
+#include "../../../../../rust/helpers/ratelimit.c"

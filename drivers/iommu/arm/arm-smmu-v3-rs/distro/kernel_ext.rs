@@ -66,6 +66,8 @@ pub mod kho;
 pub mod platform;
 #[path = "../../../../../rust/kernel/platform_msi.rs"]
 pub mod platform_msi;
+#[path = "../../../../../rust/kernel/ratelimit.rs"]
+pub mod ratelimit;
 
 /// `kernel::prelude`, with [`raw`]'s traits for the abstractions above.
 pub mod prelude {
