@@ -31,7 +31,6 @@ __rust_helper void rust_helper_iommu_pages_free_incoherent(void *virt,
 }
 #endif
 
-
 __rust_helper void *rust_helper_dev_iommu_priv_get(struct device *dev)
 {
 	return dev_iommu_priv_get(dev);

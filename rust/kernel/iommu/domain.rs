@@ -111,7 +111,13 @@ use pin_init::stack_pin_init;
 /// impl DomainOps for S2Domain {
 ///     type Iommu = Smmu;
 ///
-///     fn attach_dev(d: &Domain<Self>, _iommu: &Smmu, _p: &Device<Bound>, _dev: &Device, _m: Pin<&()>) -> Result {
+///     fn attach_dev(
+///         d: &Domain<Self>,
+///         _iommu: &Smmu,
+///         _p: &Device<Bound>,
+///         _dev: &Device,
+///         _m: Pin<&()>,
+///     ) -> Result {
 ///         // Write an S2 STE with the table base (`d.data().pt.vttbr()`), the
 ///         // VTCR fields of `d.data().pt.vtcr()` and the VMID.
 ///         let _ = d;

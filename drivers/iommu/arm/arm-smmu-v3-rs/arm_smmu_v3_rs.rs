@@ -455,12 +455,34 @@ impl ArmSmmuV3 {
             // SAFETY: The registration is a field of the driver's device data,
             // which the driver core drops on unbind; it is never leaked.
             iommu <- unsafe {
-                Registration::new(dev, &name, &iommu::STATICS, Ok::<_, Error>(Iommu { smmu: smmu.clone() }))
+                Registration::new(
+                    dev,
+                    &name,
+                    &iommu::STATICS,
+                    Ok::<_, Error>(Iommu { smmu: smmu.clone() }),
+                )
             },
-            _preserve <- debugfs_smmu.write_callback_file(c"preserve", smmu.clone(), &preserve_write),
-            _streams <- debugfs_smmu.read_callback_file(c"streams", smmu.clone(), &dump::show_streams),
-            _ste <- debugfs_smmu.read_write_callback_file(c"ste", smmu.clone(), &dump::show_ste, &dump::select_ste),
-            _counters <- debugfs_smmu.read_callback_file(c"counters", smmu.clone(), &dump::show_counters),
+            _preserve <- debugfs_smmu.write_callback_file(
+                c"preserve",
+                smmu.clone(),
+                &preserve_write,
+            ),
+            _streams <- debugfs_smmu.read_callback_file(
+                c"streams",
+                smmu.clone(),
+                &dump::show_streams,
+            ),
+            _ste <- debugfs_smmu.read_write_callback_file(
+                c"ste",
+                smmu.clone(),
+                &dump::show_ste,
+                &dump::select_ste,
+            ),
+            _counters <- debugfs_smmu.read_callback_file(
+                c"counters",
+                smmu.clone(),
+                &dump::show_counters,
+            ),
             _debugfs_smmu: debugfs_smmu,
             _debugfs: debugfs,
             _shutdown: Shutdown(smmu),
@@ -501,23 +523,23 @@ kernel::module_platform_driver! {
         },
         cmdq_shift_max: u32 {
             default: 0,
-            description: "For tests only: log2 of the most command queue entries (0: as the SMMU allows)",
+            description: "For tests only: log2 of the most CMDQ entries (0: the SMMU's)",
         },
         ats_test_force: bool {
             default: false,
-            description: "For tests only: use ATS although IDR0.ATS is clear (QEMU's SMMU has no ATS; its ATC invalidations are no-ops)",
+            description: "For tests only: use ATS although IDR0.ATS is clear (QEMU)",
         },
         ats_test_timeout_sid: u32 {
             default: 0xffff_ffff,
-            description: "For tests only: ATC invalidations of this StreamID report a timeout, as CERROR_ATC_INV_SYNC would",
+            description: "For tests only: this StreamID's ATC invalidations time out",
         },
         ats_test_timeout_after: u32 {
             default: 0,
-            description: "For tests only: ats_test_timeout_sid's timeouts start after this many of its ATC invalidations",
+            description: "For tests only: ATC invalidations before the timeouts start",
         },
         lu_test_bad_record: bool {
             default: false,
-            description: "For tests only: hand a live-update record of an unknown version to the next kernel, which must refuse it",
+            description: "For tests only: hand over a live-update record of a bad version",
         },
     },
 }

@@ -716,7 +716,7 @@ impl<M: QueueMem> Cmdq<M> {
 
     /// Acknowledges the global errors of `bits` that are still active:
     /// GERRORN is read afresh and written under the one lock every
-    /// acknowledgement takes, so a concurrent acknowledgement of other
+    /// acknowledgment takes, so a concurrent acknowledgment of other
     /// bits (or of the same) is never undone or repeated.
     pub(crate) fn ack_gerrors(&self, regs: &impl CmdqRegs, bits: u32) {
         let _guard = self.gerrorn.lock();
@@ -960,11 +960,11 @@ mod tests {
     };
 
     /// The global error interrupt acknowledges an event queue abort while
-    /// the queue handles a command error: neither acknowledgement undoes
+    /// the queue handles a command error: neither acknowledgment undoes
     /// the other (GERRORN is read afresh under one lock), the bad command
     /// is replaced once, and every error ends acknowledged.
     #[test]
-    fn gerror_acknowledgements_do_not_undo_each_other() -> Result {
+    fn gerror_acknowledgments_do_not_undo_each_other() -> Result {
         let (mem, q) = queue(3)?;
         let fake = FakeSmmu::new(&mem, q, 8, Some(Opcode::CfgiSteRange as u8));
         let evtq_abt = GerrorBit::EvtqAbt.mask();

@@ -25,7 +25,8 @@
 //! | 6 | number of domains (31:0), number of memory blocks (63:32) |
 //! | 7 | reserved, 0 |
 //! | streams | one word each: StreamID (31:0), domain index (63:32) |
-//! | domains | three words each: stage (7:0), tag (23:8), IAS (31:24), OAS (39:32), granule shift (47:40); top table; TCR or VTCR |
+//! | domains | three words each: (1) stage (7:0), tag (23:8), IAS (31:24), |
+//! |         | OAS (39:32), granule shift (47:40); (2) top table; (3) TCR or VTCR |
 //! | blocks | one word each: physical address, page order in bits 5:0 |
 
 use super::{

@@ -4,7 +4,7 @@
 //!
 //! [`plan`] turns the decoded SMMU, the queues' and stream table's DMA
 //! addresses and a few options into the ordered [`Step`]s the C driver
-//! performs: register writes, waits for an acknowledgement, commands, and
+//! performs: register writes, waits for an acknowledgment, commands, and
 //! the point where interrupts are set up. [`execute`] runs a plan against
 //! anything implementing [`ResetIo`] (MMIO in the driver, a register-file
 //! model in the tests) with C's error handling: which timeouts fail the
