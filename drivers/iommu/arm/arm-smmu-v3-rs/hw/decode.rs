@@ -228,38 +228,19 @@ pub mod tests {
     use super::*;
     use crate::hw::cd::{Cd, HwUpdate, S1CdConfig, Tcr, Ttb0};
     use crate::hw::invs::{Inv, SmmuId};
-    use crate::hw::selftest::{check, check_eq, failure, TestResult};
+    use crate::hw::selftest::{check, check_eq, failure, Failure, TestResult, TextBuf};
     use crate::hw::ste::{CdTable, CdTableFormat, S1Config, S1Dss, S2Config, Ste, SteCaps, Vtcr};
 
-    /// A fixed-size text buffer, for `core::fmt` without allocation.
-    struct Buf {
-        b: [u8; 512],
-        n: usize,
+    /// `decode` run into a buffer; a failed write fails the case.
+    fn text(decode: impl FnOnce(&mut TextBuf) -> fmt::Result) -> Result<TextBuf, Failure> {
+        let mut b = TextBuf::new();
+        decode(&mut b).map_err(|_| failure!("the decoder's output did not fit"))?;
+        Ok(b)
     }
 
-    impl Buf {
-        fn new() -> Self {
-            Self { b: [0; 512], n: 0 }
-        }
-        fn as_str(&self) -> &str {
-            core::str::from_utf8(self.b.get(..self.n).unwrap_or(&[])).unwrap_or("")
-        }
-        /// Whether the text holds `s` as a whole `NAME=value` item.
-        fn has(&self, s: &str) -> bool {
-            self.as_str().split(' ').any(|item| item == s)
-        }
-    }
-
-    impl Write for Buf {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            let end = self.n + s.len();
-            self.b
-                .get_mut(self.n..end)
-                .ok_or(fmt::Error)?
-                .copy_from_slice(s.as_bytes());
-            self.n = end;
-            Ok(())
-        }
+    /// Whether `b` holds `s` as a whole `NAME=value` item.
+    fn has(b: &TextBuf, s: &str) -> bool {
+        b.as_str().split(' ').any(|item| item == s)
     }
 
     /// An SMMU that overrides attributes: bypass STEs set SHCFG.
@@ -272,20 +253,17 @@ pub mod tests {
 
     /// Every STE constructor decodes to the fields it set.
     pub fn decode_ste_constructors() -> TestResult {
-        let mut b = Buf::new();
-        ste(&mut b, Ste::abort().qwords()).map_err(|_| failure!("fmt"))?;
+        let b = text(|w| ste(w, Ste::abort().qwords()))?;
         check_eq!(b.as_str().len(), "V=1 Config=abort".len());
-        check!(b.has("Config=abort"));
+        check!(has(&b, "Config=abort"));
 
-        let mut b = Buf::new();
-        ste(&mut b, &[0; 8]).map_err(|_| failure!("fmt"))?;
-        check!(b.has("V=0"));
+        let b = text(|w| ste(w, &[0; 8]))?;
+        check!(has(&b, "V=0"));
 
-        let mut b = Buf::new();
-        ste(&mut b, Ste::bypass(&caps()).qwords()).map_err(|_| failure!("fmt"))?;
-        check!(b.has("Config=bypass"));
-        check!(b.has("SHCFG=incoming"));
-        check!(!b.has("EATS=abort"));
+        let b = text(|w| ste(w, Ste::bypass(&caps()).qwords()))?;
+        check!(has(&b, "Config=bypass"));
+        check!(has(&b, "SHCFG=incoming"));
+        check!(!has(&b, "EATS=abort"));
 
         let table = CdTable::new(0x4_1234_5000, CdTableFormat::Linear, 0)
             .map_err(|_| failure!("cd table"))?;
@@ -298,8 +276,7 @@ pub mod tests {
                 ats: true,
             },
         );
-        let mut b = Buf::new();
-        ste(&mut b, s1.qwords()).map_err(|_| failure!("fmt"))?;
+        let b = text(|w| ste(w, s1.qwords()))?;
         for want in [
             "Config=s1-trans",
             "S1Fmt=linear",
@@ -309,7 +286,7 @@ pub mod tests {
             "EATS=trans",
             "STRW=nsel1",
         ] {
-            check!(b.has(want));
+            check!(has(&b, want));
         }
         check!(!b.as_str().contains("S2VMID"));
 
@@ -333,8 +310,7 @@ pub mod tests {
             },
         )
         .map_err(|_| failure!("s2"))?;
-        let mut b = Buf::new();
-        ste(&mut b, s2.qwords()).map_err(|_| failure!("fmt"))?;
+        let b = text(|w| ste(w, s2.qwords()))?;
         for want in [
             "Config=s2-trans",
             "S2VMID=7",
@@ -347,7 +323,7 @@ pub mod tests {
             "S2TTB=0x800001000",
             "EATS=abort",
         ] {
-            check!(b.has(want));
+            check!(has(&b, want));
         }
         check!(!b.as_str().contains("S1ContextPtr"));
         Ok(())
@@ -376,8 +352,7 @@ pub mod tests {
             haft: false,
         };
         let cd0 = Cd::s1(&c).map_err(|_| failure!("cd"))?;
-        let mut b = Buf::new();
-        cd(&mut b, cd0.qwords()).map_err(|_| failure!("fmt"))?;
+        let b = text(|w| cd(w, cd0.qwords()))?;
         for want in [
             "V=1",
             "ASID=42",
@@ -392,35 +367,30 @@ pub mod tests {
             "TTB0=0x123456780",
             "MAIR=0x000000000000ff04",
         ] {
-            check!(b.has(want));
+            check!(has(&b, want));
         }
         c.ttb0 = Ttb0::Disabled;
         let cd1 = Cd::s1(&c).map_err(|_| failure!("cd"))?;
-        let mut b = Buf::new();
-        cd(&mut b, cd1.qwords()).map_err(|_| failure!("fmt"))?;
-        check!(b.has("EPD0=1"));
+        let b = text(|w| cd(w, cd1.qwords()))?;
+        check!(has(&b, "EPD0=1"));
         check!(!b.as_str().contains("TTB0="));
-        let mut b = Buf::new();
-        cd(&mut b, &[0; 8]).map_err(|_| failure!("fmt"))?;
+        let b = text(|w| cd(w, &[0; 8]))?;
         check_eq!(b.as_str().len(), 3);
         Ok(())
     }
 
     /// Array entries print their kind, tag and users.
     pub fn decode_inv_entries() -> TestResult {
-        let mut b = Buf::new();
-        inv(&mut b, &Inv::s1_asid(SmmuId(1), 5, 12, false)).map_err(|_| failure!("fmt"))?;
+        let b = text(|w| inv(w, &Inv::s1_asid(SmmuId(1), 5, 12, false)))?;
         check_eq!(
             b.as_str().len(),
             "smmu=0x1 s1-asid=0x5 granule=4K users=0".len()
         );
-        check!(b.has("s1-asid=0x5") && b.has("granule=4K") && b.has("smmu=0x1"));
-        let mut b = Buf::new();
-        inv(&mut b, &Inv::s2_vmid(SmmuId(0), 3, 0)).map_err(|_| failure!("fmt"))?;
-        check!(b.has("s2-vmid=0x3") && b.has("range=no"));
-        let mut b = Buf::new();
-        inv(&mut b, &Inv::ats(SmmuId(0), 0x10, 0)).map_err(|_| failure!("fmt"))?;
-        check!(b.has("ats=0x10") && b.has("ssid=0x0"));
+        check!(has(&b, "s1-asid=0x5") && has(&b, "granule=4K") && has(&b, "smmu=0x1"));
+        let b = text(|w| inv(w, &Inv::s2_vmid(SmmuId(0), 3, 0)))?;
+        check!(has(&b, "s2-vmid=0x3") && has(&b, "range=no"));
+        let b = text(|w| inv(w, &Inv::ats(SmmuId(0), 0x10, 0)))?;
+        check!(has(&b, "ats=0x10") && has(&b, "ssid=0x0"));
         Ok(())
     }
 }

@@ -670,39 +670,10 @@ impl CmdqError {
 #[allow(missing_docs)]
 pub mod tests {
     use super::*;
-    use crate::hw::selftest::{check, check_eq, TestResult};
+    use crate::hw::selftest::{check, check_eq, TestResult, TextBuf};
 
-    /// A fixed buffer to format into without allocating.
-    struct Buf {
-        data: [u8; 256],
-        len: usize,
-    }
-
-    impl Buf {
-        fn new() -> Self {
-            Self {
-                data: [0; 256],
-                len: 0,
-            }
-        }
-
-        fn as_str(&self) -> &str {
-            core::str::from_utf8(self.data.get(..self.len).unwrap_or(&[])).unwrap_or("<utf8>")
-        }
-    }
-
-    impl fmt::Write for Buf {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            let end = self.len + s.len();
-            let dst = self.data.get_mut(self.len..end).ok_or(fmt::Error)?;
-            dst.copy_from_slice(s.as_bytes());
-            self.len = end;
-            Ok(())
-        }
-    }
-
-    fn line(d: impl fmt::Display) -> Buf {
-        let mut b = Buf::new();
+    fn line(d: impl fmt::Display) -> TextBuf {
+        let mut b = TextBuf::new();
         // A line too long for the buffer shows as a mismatch.
         let _ = fmt::write(&mut b, format_args!("{d}"));
         b

@@ -30,6 +30,44 @@ pub struct Failure {
 /// The outcome of one case.
 pub type TestResult = Result<(), Failure>;
 
+/// A fixed-size text buffer, to format with `core::fmt` without
+/// allocating (the decoders' and `Display` impls' cases). Text that does
+/// not fit makes the write fail.
+pub struct TextBuf {
+    b: [u8; 512],
+    n: usize,
+}
+
+impl TextBuf {
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        Self { b: [0; 512], n: 0 }
+    }
+
+    /// The text written so far.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(self.b.get(..self.n).unwrap_or(&[])).unwrap_or("<utf8>")
+    }
+}
+
+impl Default for TextBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Write for TextBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.n + s.len();
+        self.b
+            .get_mut(self.n..end)
+            .ok_or(core::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.n = end;
+        Ok(())
+    }
+}
+
 /// Integer-like values that [`check_eq!`] can report.
 pub trait Word: Copy + PartialEq {
     /// The value widened to 64 bits for the report.
