@@ -168,10 +168,17 @@ done
 cmdline+=" disks=$disk_list"
 cmdline+=" ${append_extra[*]}"
 
+# CPU time this machine's own hypervisor took from it (/proc/stat's
+# steal), reported with the verdicts: a vCPU thread preempted for seconds
+# is the likeliest cause of a timing failure that the same Image does not
+# repeat on an idle machine.
+host_steal() { awk '/^cpu /{ print $9 }' /proc/stat; }
+steal0=$(host_steal)
 start=$(date +%s.%N)
 timeout --kill-after=5 "$timeout" "${qemu[@]}" "${qemu_extra[@]}" -append "$cmdline" </dev/null
 rc=$?
 secs=$(echo "$(date +%s.%N) - $start" | bc)
+stolen=$(echo "scale=1; ($(host_steal) - $steal0) / $(getconf CLK_TCK)" | bc)
 
 failed=0
 if [ ! -s "$log" ]; then
@@ -206,6 +213,9 @@ elif ! grep -q 'reboot: Power down' <<<"$after"; then
 	echo "FAIL $name/boot no clean power-off after the end marker (QEMU exit $rc; log: $log)"; failed=1
 else
 	printf 'PASS %s/boot %.1fs\n' "$name" "$secs"
+fi
+if [ "$(echo "$stolen >= 1" | bc)" = 1 ]; then
+	echo "INFO $name/host-steal ${stolen}s of this machine's CPU time taken by its hypervisor during the run"
 fi
 rm -rf "$work"
 exit $failed

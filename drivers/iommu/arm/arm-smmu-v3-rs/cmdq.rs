@@ -14,8 +14,16 @@
 //! with CMDQ_CONS.ERR) are handled as the C driver does, by whichever
 //! waiter finds them first, under the GERRORN lock: an illegal command is
 //! logged and replaced by a CMD_SYNC, a fetch abort is retried, then the
-//! error is acknowledged so the queue moves on. Nothing waits forever:
-//! every wait gives up after the queue's timeout (1 s) with `ETIMEDOUT`.
+//! error is acknowledged so the queue moves on.
+//!
+//! A wait gives up with `ETIMEDOUT` only when the SMMU holds commands it
+//! does not consume for the queue's timeout (1 s): see
+//! [`Cmdq::smmu_stalled`]. Waits on other CPUs (for room they have not
+//! handed over yet, for their entries, for the previous owner) do not
+//! time out, as in C: those CPUs have interrupts off and a few stores
+//! left to do, so such a wait is long only if the hypervisor preempted
+//! the vCPU doing them. Giving up then would drop a command (an
+//! invalidation) or publish entries not yet written.
 //! An ATC invalidation that timed out (CERROR_ATC_INV_SYNC) is
 //! acknowledged, the SMMU completes the CMD_SYNC, and the batch that
 //! CMD_SYNC ends returns [`ATC_TIMEOUT`] so its issuer can stop using the
@@ -28,7 +36,7 @@ use crate::{
     hw::{
         cmd::{Cmd, SyncCs},
         event::{CmdqErrAction, CmdqError, Gerror, GerrorBit},
-        queue::{Queue, SyncSpacing, Q_OVERFLOW_FLAG, VALID_WORD_BITS},
+        queue::{Queue, Reservation, SyncSpacing, Q_OVERFLOW_FLAG, VALID_WORD_BITS},
         regs::{ctrl_off as off, Options, CMDQ_BATCH_ENTRIES},
         reset::QueueConfig,
     },
@@ -37,7 +45,7 @@ use crate::{
 use kernel::{
     device::{Bound, Device},
     dma::Coherent,
-    interrupt::local_interrupt_disable,
+    interrupt::{local_interrupt_disable, LocalInterruptDisabled},
     io::{io_read, io_write},
     prelude::*,
     sync::{
@@ -170,6 +178,8 @@ struct Backoff {
     spins: u32,
     delays_left: usize,
     polls: usize,
+    /// CONS when the current period of the timeout started, if read.
+    period_cons: Option<u32>,
 }
 
 impl Backoff {
@@ -178,7 +188,13 @@ impl Backoff {
             spins: 0,
             delays_left: timeout_us,
             polls: 0,
+            period_cons: None,
         }
+    }
+
+    /// Notes a CONS read, as the current period's start if none is yet.
+    fn saw_cons(&mut self, cons: u32) {
+        self.period_cons.get_or_insert(cons);
     }
 
     /// Pauses; `false` once the timeout has passed.
@@ -204,13 +220,23 @@ impl Backoff {
     }
 }
 
+/// Polls `done` until it holds, pausing as [`Backoff`] does, with no
+/// timeout: for waits on other CPUs' short interrupts-off sections.
+fn spin_until(mut done: impl FnMut() -> bool) {
+    let mut backoff = Backoff::new(usize::MAX);
+    while !done() {
+        backoff.pause();
+    }
+}
+
 /// A command queue shared by every CPU without a lock around it, as the
 /// C driver's (`arm_smmu_cmdq_issue_cmdlist()`); see [`Cmdq::insert`].
 #[pin_data]
 pub(crate) struct Cmdq<M: QueueMem = Coherent<[u64]>> {
     mem: M,
     q: Queue,
-    /// Polls (about one microsecond each) before a wait gives up.
+    /// Polls (about one microsecond each) the SMMU may hold commands
+    /// without consuming any before a wait gives up.
     timeout_us: usize,
     /// CMD_SYNCs signal completion by writing 0 over themselves (an MSI
     /// to the queue), so waits poll memory, not CMDQ_CONS
@@ -274,7 +300,8 @@ where
 }
 
 impl<M: QueueMem> Cmdq<M> {
-    /// A queue `q` in `mem`, whose waits give up after `timeout_us` polls:
+    /// A queue `q` in `mem`, whose waits give up once the SMMU consumed
+    /// nothing for `timeout_us` polls:
     /// CMD_SYNCs complete by MSI if `opts.msipoll`, and come at least every
     /// 63 commands if `opts.cmdq_force_sync`.
     pub(crate) fn with_mem(
@@ -415,35 +442,62 @@ impl<M: QueueMem> Cmdq<M> {
     ///    out writes back the CONS it saw.
     ///
     /// The host model checker (`tools/testing/arm-smmu-v3-rs/host/tests/
-    /// cmdq_model.rs`) checks these steps over every interleaving. Every
-    /// wait gives up after the queue's timeout with `ETIMEDOUT`.
+    /// cmdq_model.rs`) checks these steps over every interleaving. Once
+    /// slots are claimed, steps 2 and 3 always run to the end, even after
+    /// an error: later owners wait for those slots.
     fn insert(&self, regs: &impl CmdqRegs, cmds: &[[u64; 2]], sync: bool) -> Result {
         let n = u32::try_from(cmds.len()).map_err(|_| EINVAL)?;
         if cmds.is_empty() && !sync {
             return Ok(());
         }
         let mut irq = Some(local_interrupt_disable());
-        // 1. Claim.
+        let r = self.claim(regs, n, sync, &mut irq)?;
+        self.complete(regs, r, cmds, irq)
+    }
+
+    /// Step 1 of [`Cmdq::insert`]: claims `n` slots and, if `sync`, one
+    /// for a CMD_SYNC. Interrupts are off (`irq`) but while the queue is
+    /// full; `ETIMEDOUT` if it stays full because the SMMU stalled.
+    fn claim(
+        &self,
+        regs: &impl CmdqRegs,
+        n: u32,
+        sync: bool,
+        irq: &mut Option<LocalInterruptDisabled>,
+    ) -> Result<Reservation> {
         let mut backoff = Backoff::new(self.timeout_us);
         let mut v = self.llq.load(Relaxed);
-        let r = loop {
+        loop {
             let (prod, cons) = llq_split(v);
             let Some(r) = self.q.reserve(prod, cons, n, sync) else {
                 drop(irq.take());
                 self.wait_not_full(regs, v, &mut backoff)?;
-                irq = Some(local_interrupt_disable());
+                *irq = Some(local_interrupt_disable());
                 v = self.llq.load(Relaxed);
                 continue;
             };
             match self.llq.cmpxchg(v, llq(r.new_prod, cons), Relaxed) {
-                Ok(_) => break r,
+                Ok(_) => return Ok(r),
                 Err(now) => v = now,
             }
-        };
-        // 2. Write.
-        for (i, cmd) in (0u32..).zip(cmds) {
-            self.write_cmd(self.q.inc_prod_n(r.start, i), *cmd)?;
         }
+    }
+
+    /// Steps 2 to 4 of [`Cmdq::insert`] for the slots `r` claimed:
+    /// `cmds` and the CMD_SYNC are written, marked valid and, by the
+    /// owner, published, whatever fails; `irq` ends after publishing.
+    fn complete(
+        &self,
+        regs: &impl CmdqRegs,
+        r: Reservation,
+        cmds: &[[u64; 2]],
+        irq: Option<LocalInterruptDisabled>,
+    ) -> Result {
+        // 2. Write. A failed write leaves its slot as it was; the slot
+        // is still handed over, as every claimed slot must be.
+        let mut written = (0u32..)
+            .zip(cmds)
+            .try_for_each(|(i, cmd)| self.write_cmd(self.q.inc_prod_n(r.start, i), *cmd));
         if let Some(at) = r.sync_at {
             let cs = if self.msi_poll {
                 SyncCs::Irq {
@@ -453,60 +507,52 @@ impl<M: QueueMem> Cmdq<M> {
             } else {
                 SyncCs::None
             };
-            self.write_cmd(at, Cmd::Sync { cs }.encode())?;
+            written = written.and(self.write_cmd(at, Cmd::Sync { cs }.encode()));
+            // A CMD_SYNC's waiter keeps CONS from being refreshed past it.
+            self.shared_lock();
         }
-        // A CMD_SYNC's waiter keeps CONS from being refreshed past it.
-        let locked = if sync { self.shared_lock(regs) } else { Ok(()) };
         // The entries, for the SMMU too, before their valid bits (C's
         // dma_wmb()).
         dma_mb(Write);
         self.set_valid(r.start, r.end);
-        self.issued.fetch_add(u64::from(n), Relaxed);
+        self.issued.fetch_add(cmds.len() as u64, Relaxed);
         // 3. Publish.
-        let published = if r.owner {
-            self.publish(regs, r.start)
-        } else {
-            Ok(())
-        };
+        if r.owner {
+            self.publish(regs, r.start);
+        }
         drop(irq);
         // 4. Wait.
-        let waited = match (r.sync_at, &locked, &published) {
-            (Some(at), Ok(()), Ok(())) => {
-                self.syncs.fetch_add(1, Relaxed);
-                let waited = self.wait_for_sync(regs, at);
-                let atc = self.atc_timed_out.get(self.q.idx(at) as usize);
-                let timed_out = atc.is_some_and(|f| f.xchg(0, Relaxed) != 0);
-                self.shared_unlock(regs, waited.as_ref().ok().copied().flatten());
-                match waited {
-                    Ok(_) if timed_out => Err(ATC_TIMEOUT),
-                    w => w.map(|_| ()),
-                }
-            }
-            (Some(_), Ok(()), Err(_)) => {
-                self.shared_unlock(regs, None);
-                Ok(())
-            }
-            _ => Ok(()),
+        let Some(at) = r.sync_at else {
+            return written;
         };
-        locked.and(published).and(waited)
+        if let Err(e) = written {
+            // What the slot holds is not a CMD_SYNC to wait for.
+            self.shared_unlock(regs, None);
+            return Err(e);
+        }
+        self.syncs.fetch_add(1, Relaxed);
+        let waited = self.wait_for_sync(regs, at);
+        let atc = self.atc_timed_out.get(self.q.idx(at) as usize);
+        let timed_out = atc.is_some_and(|f| f.xchg(0, Relaxed) != 0);
+        self.shared_unlock(regs, waited.as_ref().ok().copied().flatten());
+        match waited {
+            Ok(_) if timed_out => Err(ATC_TIMEOUT),
+            w => w.map(|_| ()),
+        }
     }
 
     /// The owner's part (step 3 of [`Cmdq::insert`]): waits for the
     /// previous owner, gathers every reservation up to the current PROD,
-    /// waits until they are all written and hands them to the SMMU.
-    fn publish(&self, regs: &impl CmdqRegs, start: u32) -> Result {
-        self.wait_until(regs, "the previous command queue owner", || {
-            self.owner_prod.load(Acquire) == start
-        })?;
+    /// waits until they are all written and hands them to the SMMU. Both
+    /// waits are on CPUs with interrupts off, and do not time out (C's
+    /// `atomic_cond_read_relaxed()`): publishing entries not yet written
+    /// would hand the SMMU stale commands and lose the real ones.
+    fn publish(&self, regs: &impl CmdqRegs, start: u32) {
+        spin_until(|| self.owner_prod.load(Acquire) == start);
         let gathered = self.clear_owned();
-        let r = self.wait_until(regs, "command queue entries", || {
-            self.is_valid(start, gathered)
-        });
-        // Handed over even on a timeout, so that later owners do not wait
-        // for this one too.
+        spin_until(|| self.is_valid(start, gathered));
         regs.set_prod(gathered);
         self.owner_prod.store(gathered, Release);
-        r
     }
 
     /// Clears the owned flag (`atomic_fetch_andnot()` on PROD); returns
@@ -566,24 +612,22 @@ impl<M: QueueMem> Cmdq<M> {
         })
     }
 
-    /// Takes the lock shared (`arm_smmu_cmdq_shared_lock()`).
-    fn shared_lock(&self, regs: &impl CmdqRegs) -> Result {
+    /// Takes the lock shared (`arm_smmu_cmdq_shared_lock()`). Held
+    /// exclusively only for a CONS refresh, so the wait is on a CPU and
+    /// does not time out.
+    fn shared_lock(&self) {
         let mut v = self.lock.load(Relaxed);
-        let mut backoff = Backoff::new(self.timeout_us);
         loop {
             if v >= 0 {
                 match self.lock.cmpxchg(v, v + 1, Acquire) {
-                    Ok(_) => return Ok(()),
+                    Ok(_) => return,
                     Err(now) => {
                         v = now;
                         continue;
                     }
                 }
             }
-            if !backoff.pause() {
-                regs.log_err(format_args!("timeout waiting for the command queue lock\n"));
-                return Err(ETIMEDOUT);
-            }
+            spin_until(|| self.lock.load(Relaxed) >= 0);
             v = self.lock.load(Relaxed);
         }
     }
@@ -602,18 +646,21 @@ impl<M: QueueMem> Cmdq<M> {
     /// (PROD, CONS) (`arm_smmu_cmdq_poll_until_not_full()`). A command
     /// error that stops the SMMU is handled here too: the queue may be
     /// full with no CMD_SYNC waiter to find it.
-    /// `backoff` is the caller's, so that its timeout covers every retry.
+    /// `backoff` is the caller's, so that its timeout covers every retry;
+    /// it gives up only if the SMMU stalled ([`Cmdq::smmu_stalled`]).
     fn wait_not_full(&self, regs: &impl CmdqRegs, seen: u64, backoff: &mut Backoff) -> Result {
         self.handle_error(regs)?;
         if self.lock.cmpxchg(0, i32::MIN, Acquire).is_ok() {
-            self.advance_cons(self.ptr(regs.cons()));
+            let cons = self.ptr(regs.cons());
+            backoff.saw_cons(cons);
+            self.advance_cons(cons);
             self.lock.store(0, Release);
             if self.llq.load(Relaxed) != seen {
                 return Ok(());
             }
         }
         while self.llq.load(Relaxed) == seen {
-            if !backoff.pause() {
+            if !backoff.pause() && self.smmu_stalled(regs, backoff) {
                 regs.log_err(format_args!(
                     "timeout waiting for command queue space (CMDQ_CONS {:#x})\n",
                     regs.cons()
@@ -628,22 +675,23 @@ impl<M: QueueMem> Cmdq<M> {
         Ok(())
     }
 
-    /// Polls `done` (see [`Backoff`]), giving up with `ETIMEDOUT` after
-    /// the queue's timeout.
-    fn wait_until(
-        &self,
-        regs: &impl CmdqRegs,
-        what: &str,
-        mut done: impl FnMut() -> bool,
-    ) -> Result {
-        let mut backoff = Backoff::new(self.timeout_us);
-        while backoff.pause() {
-            if done() {
-                return Ok(());
-            }
+    /// A wait's timeout has passed: whether the SMMU is to blame, and the
+    /// wait should give up. It is not, and a new period of the timeout
+    /// starts, if the SMMU has consumed every command handed to it, or if
+    /// CONS moved since the period started: the wait is then on CPUs
+    /// that have yet to write or hand over their commands (a vCPU its
+    /// hypervisor preempted, say), or the SMMU is slow but working. Only
+    /// an SMMU holding commands and consuming none for a whole period
+    /// times a wait out.
+    fn smmu_stalled(&self, regs: &impl CmdqRegs, backoff: &mut Backoff) -> bool {
+        let cons = self.ptr(regs.cons());
+        let idle = cons == self.owner_prod.load(Acquire);
+        if idle || backoff.period_cons != Some(cons) {
+            backoff.delays_left = self.timeout_us;
+            backoff.period_cons = Some(cons);
+            return false;
         }
-        regs.log_err(format_args!("timeout waiting for {}\n", what));
-        Err(ETIMEDOUT)
+        true
     }
 
     /// Bus address of the command at `p`.
@@ -667,12 +715,13 @@ impl<M: QueueMem> Cmdq<M> {
             if done(cons) {
                 return Ok(cons);
             }
+            backoff.saw_cons(cons);
             // CONS.ERR says the SMMU stopped at a command it refused: an
             // error to handle at once, not a slow SMMU.
             if CmdqError::from_cons(raw) != CmdqError::None || backoff.check_errors() {
                 self.handle_error(regs)?;
             }
-            if !backoff.pause() {
+            if !backoff.pause() && self.smmu_stalled(regs, &mut backoff) {
                 break;
             }
         }
@@ -703,7 +752,7 @@ impl<M: QueueMem> Cmdq<M> {
             if backoff.check_errors() {
                 self.handle_error(regs)?;
             }
-            if !backoff.pause() {
+            if !backoff.pause() && self.smmu_stalled(regs, &mut backoff) {
                 break;
             }
         }
@@ -786,6 +835,11 @@ mod tests {
         table::TableMem,
     };
     use core::cell::{Cell, RefCell};
+    use kernel::{
+        sync::{new_spinlock_irq, Arc},
+        time::delay::fsleep,
+        workqueue,
+    };
 
     impl QueueMem for TableMem {
         fn read(&self, idx: usize) -> Result<u64> {
@@ -1217,7 +1271,10 @@ mod tests {
         }
 
         fn set_prod(&self, prod: u32) {
-            self.0.hw.lock().prod = prod;
+            let mut hw = self.0.hw.lock();
+            hw.prod = prod;
+            // The SMMU starts on what it was handed at once, as QEMU's.
+            self.0.consume(&mut hw);
         }
 
         fn gerror(&self) -> (u32, u32) {
@@ -1239,27 +1296,13 @@ mod tests {
         }
     }
 
-    /// Four workers issue batches with CMD_SYNCs into one 8-entry queue:
-    /// it wraps and fills all the time, and the simulated SMMU refuses
-    /// some commands. Every batch completes, every command but the refused
-    /// ones reaches the SMMU, and every error ends acknowledged.
-    #[test]
-    fn four_producers_share_a_small_queue() -> Result {
-        use kernel::{
-            sync::{
-                atomic::{Atomic, Relaxed},
-                new_spinlock_irq, Arc,
-            },
-            time::{delay::fsleep, Delta},
-            workqueue,
-        };
-        const WORKERS: u32 = 4;
-        const BATCHES: u16 = 60;
-        const PER_BATCH: u16 = 5;
+    /// An 8-entry queue whose waits give up after `timeout_us` polls of
+    /// a stalled SMMU, and the simulated SMMU behind it.
+    fn sim(timeout_us: usize) -> Result<Arc<Sim>> {
         let (mem, q) = queue(3)?;
-        let sim = Arc::new(
+        Ok(Arc::new(
             Sim {
-                cmdq: KBox::pin_init(Cmdq::with_mem(mem, q, 100_000, &PLAIN)?, GFP_KERNEL)?,
+                cmdq: KBox::pin_init(Cmdq::with_mem(mem, q, timeout_us, &PLAIN)?, GFP_KERNEL)?,
                 hw: KBox::pin_init(
                     new_spinlock_irq!(SimHw {
                         prod: 0,
@@ -1275,7 +1318,118 @@ mod tests {
                 )?,
             },
             GFP_KERNEL,
-        )?;
+        )?)
+    }
+
+    /// Sleeps until `done` reaches `n`, for 20 s at most.
+    fn wait_for(done: &Atomic<u32>, n: u32) {
+        let mut waited = 0;
+        while done.load(Relaxed) < n && waited < 20_000 {
+            fsleep(Delta::from_millis(1));
+            waited += 1;
+        }
+        assert_eq!(done.load(Relaxed), n);
+    }
+
+    /// Busy-waits `ms` milliseconds: with interrupts off, a CPU that a
+    /// hypervisor preempted, as other CPUs see it.
+    fn stall(ms: u32) {
+        for _ in 0..ms * 1000 {
+            udelay(Delta::from_micros(1));
+        }
+    }
+
+    /// A CPU stalls for 20 ms, 200 times the queue's timeout, between
+    /// claiming slots and handing them over, as a vCPU its hypervisor
+    /// preempted does; another CPU's insertion has to wait for it. With
+    /// `owner_stalls`, the stalled CPU is the owner, and the other waits
+    /// for its CMD_SYNC; otherwise the other is the owner, and waits for
+    /// the stalled CPU's entries before publishing them. Either way
+    /// nothing times out, and every command reaches the SMMU: giving up
+    /// would have returned `ETIMEDOUT` for an invalidation the SMMU ran
+    /// later or, worse, handed it stale entries in place of the stalled
+    /// CPU's commands, which it then never ran.
+    fn stalled_cpu(owner_stalls: bool) -> Result {
+        let sim = sim(100)?;
+        let go = Arc::pin_init(new_spinlock_irq!(None::<Reservation>), GFP_KERNEL)?;
+        let done = Arc::new(Atomic::<u32>::new(0), GFP_KERNEL)?;
+        let failed = Arc::new(Atomic::<u32>::new(0), GFP_KERNEL)?;
+        {
+            let (sim, go, done, failed) = (sim.clone(), go.clone(), done.clone(), failed.clone());
+            workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+                let regs = SimRegs(&sim);
+                let r = loop {
+                    if let Some(r) = *go.lock() {
+                        break r;
+                    }
+                    fsleep(Delta::from_millis(1));
+                };
+                let res = if owner_stalls {
+                    // The stalled CPU owns the queue; this one's entries
+                    // and CMD_SYNC come after its slots.
+                    sim.cmdq.issue(&regs, &[tlbi(2)], true)
+                } else {
+                    // Owner of the slots the stalled CPU claimed first.
+                    sim.cmdq.complete(&regs, r, &[tlbi(1).encode()], None)
+                };
+                if res.is_err() {
+                    failed.fetch_add(1, Relaxed);
+                }
+                done.fetch_add(1, Relaxed);
+            })?;
+        }
+        let regs = SimRegs(&sim);
+        let mut irq = Some(local_interrupt_disable());
+        let first = sim.cmdq.claim(&regs, 1, false, &mut irq)?;
+        assert!(first.owner);
+        if owner_stalls {
+            *go.lock() = Some(first);
+            // Until the other CPU has claimed its slots, then 20 ms more.
+            let claimed = |v: u64| llq_split(v).0 & !OWNED != first.end;
+            let mut waited = 0;
+            while !claimed(sim.cmdq.llq.load(Relaxed)) && waited < 1000 {
+                stall(1);
+                waited += 1;
+            }
+            assert!(claimed(sim.cmdq.llq.load(Relaxed)));
+            stall(20);
+            sim.cmdq.complete(&regs, first, &[tlbi(1).encode()], irq)?;
+        } else {
+            let second = sim.cmdq.claim(&regs, 1, true, &mut irq)?;
+            assert!(!second.owner);
+            *go.lock() = Some(first);
+            stall(20);
+            sim.cmdq.complete(&regs, second, &[tlbi(2).encode()], irq)?;
+        }
+        wait_for(&done, 1);
+        assert_eq!(failed.load(Relaxed), 0);
+        let hw = sim.hw.lock();
+        assert_eq!((hw.tlbis, hw.syncs, hw.refused), (2, 1, 0));
+        assert!(sim.cmdq.q.empty(hw.prod, hw.cons));
+        Ok(())
+    }
+
+    #[test]
+    fn stalled_owner_does_not_time_out_the_others() -> Result {
+        stalled_cpu(true)
+    }
+
+    #[test]
+    fn stalled_producer_does_not_time_out_the_owner() -> Result {
+        stalled_cpu(false)
+    }
+
+    /// Four workers issue batches with CMD_SYNCs into one 8-entry queue:
+    /// it wraps and fills all the time, and the simulated SMMU refuses
+    /// some commands. Every batch completes, every command but the refused
+    /// ones reaches the SMMU, and every error ends acknowledged.
+    #[test]
+    fn four_producers_share_a_small_queue() -> Result {
+        const WORKERS: u32 = 4;
+        const BATCHES: u16 = 60;
+        const PER_BATCH: u16 = 5;
+        let sim = sim(100_000)?;
+        let q = sim.cmdq.q;
         let done = Arc::new(Atomic::<u32>::new(0), GFP_KERNEL)?;
         let failed = Arc::new(Atomic::<u32>::new(0), GFP_KERNEL)?;
         for w in 0..WORKERS {
@@ -1293,12 +1447,7 @@ mod tests {
                 done.fetch_add(1, Relaxed);
             })?;
         }
-        let mut waited = 0;
-        while done.load(Relaxed) < WORKERS && waited < 20_000 {
-            fsleep(Delta::from_millis(1));
-            waited += 1;
-        }
-        assert_eq!(done.load(Relaxed), WORKERS);
+        wait_for(&done, WORKERS);
         assert_eq!(failed.load(Relaxed), 0);
         let hw = sim.hw.lock();
         let all = u64::from(WORKERS) * u64::from(BATCHES) * u64::from(PER_BATCH);
