@@ -176,6 +176,7 @@ const POLL_SPIN_COUNT: u32 = 10;
 /// delays count against the timeout, so it stays about `timeout_us`.
 struct Backoff {
     spins: u32,
+    timeout_us: usize,
     delays_left: usize,
     polls: usize,
     /// CONS when the current period of the timeout started, if read.
@@ -186,6 +187,7 @@ impl Backoff {
     fn new(timeout_us: usize) -> Self {
         Self {
             spins: 0,
+            timeout_us,
             delays_left: timeout_us,
             polls: 0,
             period_cons: None,
@@ -195,6 +197,12 @@ impl Backoff {
     /// Notes a CONS read, as the current period's start if none is yet.
     fn saw_cons(&mut self, cons: u32) {
         self.period_cons.get_or_insert(cons);
+    }
+
+    /// Starts a new period of the whole timeout, at CONS `cons`.
+    fn new_period(&mut self, cons: u32) {
+        self.delays_left = self.timeout_us;
+        self.period_cons = Some(cons);
     }
 
     /// Pauses; `false` once the timeout has passed.
@@ -687,8 +695,7 @@ impl<M: QueueMem> Cmdq<M> {
         let cons = self.ptr(regs.cons());
         let idle = cons == self.owner_prod.load(Acquire);
         if idle || backoff.period_cons != Some(cons) {
-            backoff.delays_left = self.timeout_us;
-            backoff.period_cons = Some(cons);
+            backoff.new_period(cons);
             return false;
         }
         true
