@@ -174,6 +174,17 @@ expect_red qemu-layer.no-start "rs-unbind/boot .*no serial log" qlayer "$tmp/no-
 mkdir -p "$tmp/empty-build"
 expect_red qemu-layer.run-dies "rs-unbind/run .*without a verdict" qlayer "$tmp/fake-qemu" "$tmp/empty-build"
 
+# The distribution runs' taint check reads kernel lines wherever they
+# start: one that landed after a guest line's first half (as in CI) is
+# read, and an unwanted taint in the same place is still caught.
+. "$REPO/scripts/lib-log.sh"
+want='m: loading out-of-tree module taints kernel.'
+printf '%s\n' "SMMUTEST BEGIN dma[    4.692163] $want" "[    4.7] ok" >"$tmp/taint-ok.serial"
+expect_green taint.interleaved taint_check harness/taint "$tmp/taint-ok.serial" "$want"
+printf '%s\n' "[    4.692163] $want" "SMMUTEST RESULT PASS a b[    5.0] x: loading out-of-tree module taints kernel." \
+	>"$tmp/taint-extra.serial"
+expect_red taint.extra "harness/taint .*x: loading" taint_check harness/taint "$tmp/taint-extra.serial" "$want"
+
 # 4. make test's sum: a layer that exits non-zero but counts no failure,
 # and one that prints no counts, are failures; a clean one is not.
 sum() { # EXIT COUNTS-LINE: failures `layer` adds for such a layer
