@@ -104,7 +104,6 @@ struct SmmuData<'bound> {
     #[pin]
     _counters: debugfs::File<Arc<Smmu>>,
     _debugfs_smmu: debugfs::Dir,
-    _debugfs: debugfs::Dir,
     _shutdown: Shutdown,
 }
 
@@ -445,8 +444,7 @@ impl ArmSmmuV3 {
                 "no gerror interrupt: global errors will not be reported\n"
             ),
         }
-        let debugfs = debugfs::Dir::new(c"arm_smmu_v3_rs");
-        let debugfs_smmu = debugfs.subdir(dev.name());
+        let debugfs_smmu = smmu_debugfs_dir(dev.name());
         Ok(try_pin_init!(SmmuData {
             _combined_irq: combined_irq,
             _evtq_irq: evtq_irq,
@@ -484,7 +482,6 @@ impl ArmSmmuV3 {
                 &dump::show_counters,
             ),
             _debugfs_smmu: debugfs_smmu,
-            _debugfs: debugfs,
             _shutdown: Shutdown(smmu),
             _: {
                 // The devices present at boot are attached by now.
@@ -506,8 +503,70 @@ impl ArmSmmuV3 {
     }
 }
 
-kernel::module_platform_driver! {
-    type: ArmSmmuV3,
+kernel::sync::global_lock! {
+    // SAFETY: Initialised in `DriverModule::init`, before the driver is
+    // registered and so before any other use.
+    unsafe(uninit) static DEBUGFS_ROOT: Mutex<Option<debugfs::Dir>> = None;
+}
+
+/// The debugfs directory of the SMMU named `name`:
+/// `/sys/kernel/debug/arm_smmu_v3_rs/<name>/`. The top directory is the
+/// module's, shared by every SMMU: an arm64 server has several, and the
+/// first one to go must not take the others' files with it.
+fn smmu_debugfs_dir(name: &CStr) -> debugfs::Dir {
+    match &*DEBUGFS_ROOT.lock() {
+        Some(root) => root.subdir(name),
+        // Not reached: the root lives as long as the driver is registered.
+        None => debugfs::Dir::new(name),
+    }
+}
+
+/// Holds the module's debugfs root from its creation until dropped, after
+/// the driver was unregistered (field order of [`DriverModule`]): every
+/// SMMU's directory is gone by then.
+struct DebugfsRoot;
+
+impl DebugfsRoot {
+    fn new() -> Self {
+        *DEBUGFS_ROOT.lock() = Some(debugfs::Dir::new(c"arm_smmu_v3_rs"));
+        Self
+    }
+}
+
+impl Drop for DebugfsRoot {
+    fn drop(&mut self) {
+        *DEBUGFS_ROOT.lock() = None;
+    }
+}
+
+/// The module: the platform driver, and the debugfs directory its SMMUs
+/// share (`module_platform_driver!` has no place for the latter).
+#[pin_data]
+struct DriverModule {
+    // Dropped in declaration order: the driver first.
+    #[pin]
+    _driver: kernel::driver::Registration<platform::Adapter<ArmSmmuV3>>,
+    _debugfs: DebugfsRoot,
+}
+
+impl kernel::InPlaceModule for DriverModule {
+    fn init(module: &'static kernel::ThisModule) -> impl PinInit<Self, Error> {
+        // SAFETY: Called once, here, before anything else uses the lock.
+        unsafe { DEBUGFS_ROOT.init() };
+        // The root first, so that probes find it; it goes again if the
+        // registration fails.
+        try_pin_init!(Self {
+            _debugfs: DebugfsRoot::new(),
+            _driver <- kernel::driver::Registration::new(
+                <Self as kernel::ModuleMetadata>::NAME,
+                module,
+            ),
+        })
+    }
+}
+
+kernel::prelude::module! {
+    type: DriverModule,
     name: "arm_smmu_v3_rs",
     authors: ["The arm-smmu-v3-rs developers"],
     description: "Arm SMMUv3 IOMMU driver (Rust)",

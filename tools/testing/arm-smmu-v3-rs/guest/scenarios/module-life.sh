@@ -29,16 +29,23 @@ fi
 # Every PCI device released: nothing holds the module any more.
 for d in /sys/bus/pci/devices/*; do echo 1 >"$d/remove" 2>/dev/null; done
 expect_eq pci.removed 0 "$(ls /sys/bus/pci/devices | wc -l)"
+# The Rust module's debugfs root is the module's, not an SMMU's: there
+# while the module is, with one directory per SMMU, and gone with it.
+dbg=/sys/kernel/debug/arm_smmu_v3_rs
+debugfs_dirs() { ls "$dbg" 2>/dev/null | paste -sd' '; }
+[ "$mine" = arm_smmu_v3_rs ] && expect_eq debugfs.loaded "${smmu##*/}" "$(debugfs_dirs)"
 idle=$(outcome rmmod "$mine")
 echo "SMMUTEST MODLIFE rmmod-idle $idle"
 expect_eq rmmod-idle ok "$idle"
 expect_eq unbound "" "$(readlink "$smmu/driver")"
+[ "$mine" = arm_smmu_v3_rs ] && expect_eq debugfs.unloaded no "$([ -e "$dbg" ] && echo yes || echo no)"
 
 # The other driver takes the SMMU over and the devices come back.
 load=$(outcome modprobe "$other")
 echo "SMMUTEST MODLIFE modprobe-other $load"
 expect_eq modprobe-other ok "$load"
 expect_eq other.bound "$other_drv" "$(basename "$(readlink "$smmu/driver")")"
+[ "$other" = arm_smmu_v3_rs ] && expect_eq other.debugfs "${smmu##*/}" "$(debugfs_dirs)"
 echo 1 >/sys/bus/pci/rescan
 if wait_for /dev/vda 20; then
 	pci=$(readlink -f /sys/block/vda/device)
