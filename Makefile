@@ -9,7 +9,7 @@
 DRIVER ?= rs
 MACHINE ?= dt
 
-.PHONY: all build setup distro-setup distro docs qemu test test-harness kunit host-test qemu-test bench check fuzz patches clean
+.PHONY: all build setup distro-setup distro docs qemu test test-harness kunit host-test qemu-test bench profile check fuzz patches clean
 
 all: build
 
@@ -63,6 +63,10 @@ qemu-test: build distro
 # dma_map_benchmark, Rust vs C, alternating boots (BENCH_ROUNDS, BENCH_SECS).
 bench: build
 	@bash scripts/bench.sh
+
+# Instructions per map+unmap loop, per kernel function, Rust and C.
+profile: build
+	@bash scripts/profile.sh
 
 check: build
 	@bash scripts/check.sh
