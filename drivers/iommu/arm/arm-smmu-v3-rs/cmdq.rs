@@ -658,14 +658,9 @@ impl<M: QueueMem> Cmdq<M> {
     /// it gives up only if the SMMU stalled ([`Cmdq::smmu_stalled`]).
     fn wait_not_full(&self, regs: &impl CmdqRegs, seen: u64, backoff: &mut Backoff) -> Result {
         self.handle_error(regs)?;
-        if self.lock.cmpxchg(0, i32::MIN, Acquire).is_ok() {
-            let cons = self.ptr(regs.cons());
-            backoff.saw_cons(cons);
-            self.advance_cons(cons);
-            self.lock.store(0, Release);
-            if self.llq.load(Relaxed) != seen {
-                return Ok(());
-            }
+        let refreshed = self.refresh_cons(regs, backoff, &local_interrupt_disable());
+        if refreshed && self.llq.load(Relaxed) != seen {
+            return Ok(());
         }
         while self.llq.load(Relaxed) == seen {
             if !backoff.pause() && self.smmu_stalled(regs, backoff) {
@@ -681,6 +676,30 @@ impl<M: QueueMem> Cmdq<M> {
             }
         }
         Ok(())
+    }
+
+    /// Refreshes the shared CONS from the SMMU under the lock held
+    /// exclusively, if it is free; whether it was. Interrupts are off
+    /// (`_irq`) while it is held, as in C's
+    /// `arm_smmu_cmdq_exclusive_trylock_irqsave()`: CPUs taking it shared
+    /// spin with interrupts off, so its holder must not be preempted, nor
+    /// interrupted by an unmap taking it shared on this CPU, before it lets
+    /// go: a holder preempted by, or interrupted into, a CPU that then
+    /// spins on it, or on an owner spinning on it, would never run again.
+    fn refresh_cons(
+        &self,
+        regs: &impl CmdqRegs,
+        backoff: &mut Backoff,
+        _irq: &LocalInterruptDisabled,
+    ) -> bool {
+        if self.lock.cmpxchg(0, i32::MIN, Acquire).is_err() {
+            return false;
+        }
+        let cons = self.ptr(regs.cons());
+        backoff.saw_cons(cons);
+        self.advance_cons(cons);
+        self.lock.store(0, Release);
+        true
     }
 
     /// A wait's timeout has passed: whether the SMMU is to blame, and the
