@@ -5,7 +5,7 @@
 # instructions, per kernel function, for the Rust and the C driver
 # (strict DMA domain, 1 thread; tools/testing/arm-smmu-v3-rs/insn_profile.py
 # says how). Deterministic: a count of guest instructions, not a timing.
-# About 4 minutes per driver. PROFILE_WINDOW (seconds of host time logged,
+# About 15 s per driver. PROFILE_WINDOW (seconds of host time logged,
 # default 2) and PROFILE_TOP (functions shown, default 60) tune it.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"

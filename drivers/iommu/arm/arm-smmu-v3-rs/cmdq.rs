@@ -682,10 +682,8 @@ impl<M: QueueMem> Cmdq<M> {
     /// exclusively, if it is free; whether it was. Interrupts are off
     /// (`_irq`) while it is held, as in C's
     /// `arm_smmu_cmdq_exclusive_trylock_irqsave()`: CPUs taking it shared
-    /// spin with interrupts off, so its holder must not be preempted, nor
-    /// interrupted by an unmap taking it shared on this CPU, before it lets
-    /// go: a holder preempted by, or interrupted into, a CPU that then
-    /// spins on it, or on an owner spinning on it, would never run again.
+    /// spin with interrupts off and no timeout, so a holder preempted or
+    /// interrupted into such a spinner would never run again.
     fn refresh_cons(
         &self,
         regs: &impl CmdqRegs,
