@@ -9,6 +9,10 @@ WINDOW seconds. Every log line is then one guest instruction executed.
 Prints, per kernel function, the instructions it executed per unmap
 (the calls of `__iommu_dma_unmap` in the window) and its calls per unmap.
 
+With PROFILE_ANNOTATE=REGEX, the functions whose (mangled or demangled)
+name matches are also disassembled, with the count of each instruction
+executed.
+
 usage: insn_profile.py BUILD VMLINUX DRIVER WINDOW [qemu-run.sh args...]
 """
 import bisect
@@ -101,6 +105,27 @@ def main():
     print(f"{'insns/unmap':>12} {'calls/unmap':>12}  function")
     for (sym, k), pretty in zip(top, names):
         print(f"{k / n:12.1f} {calls.get(sym, 0) / n:12.2f}  {pretty[:110]}")
+    pattern = os.environ.get("PROFILE_ANNOTATE")
+    if pattern:
+        annotate(vmlinux, pcs, syms, addrs, dict(zip((s for s, _ in top), names)),
+                 re.compile(pattern), n)
+
+
+def annotate(vmlinux, pcs, syms, addrs, pretty, pattern, n):
+    """The matching functions' disassembly, with each executed
+    instruction's count per unmap (the kernel has no line tables)."""
+    for sym, name in pretty.items():
+        if not (pattern.search(sym) or pattern.search(name)):
+            continue
+        out = subprocess.run(["llvm-objdump-19", "-d", "--no-show-raw-insn",
+                              f"--disassemble-symbols={sym}", vmlinux],
+                             capture_output=True, text=True, check=True).stdout
+        print(f"\n{name[:110]}, executed instructions:")
+        for line in out.splitlines():
+            m = re.match(r"\s*([0-9a-f]{16}):\s*(.*)", line)
+            if m and pcs.get(int(m.group(1), 16)):
+                insn = re.sub(r"<_R[^>]*>", "", m.group(2)).strip()
+                print(f"{pcs[int(m.group(1), 16)] / n:8.2f}  {m.group(1)[-5:]}  {insn}")
 
 
 if __name__ == "__main__":
