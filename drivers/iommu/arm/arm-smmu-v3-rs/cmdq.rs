@@ -364,7 +364,7 @@ impl<M: QueueMem> Cmdq<M> {
     }
 
     fn ptr(&self, raw: u32) -> u32 {
-        raw & ((2 << self.q.shift()) - 1)
+        self.q.wrp(raw) | self.q.idx(raw)
     }
 
     fn write_cmd(&self, p: u32, words: [u64; 2]) -> Result {
@@ -515,7 +515,7 @@ impl<M: QueueMem> Cmdq<M> {
             } else {
                 SyncCs::None
             };
-            written = written.and(self.write_cmd(at, Cmd::Sync { cs }.encode()));
+            written = written.and(self.write_cmd(at, Cmd::sync_words(cs)));
             // A CMD_SYNC's waiter keeps CONS from being refreshed past it.
             self.shared_lock();
         }
@@ -541,7 +541,10 @@ impl<M: QueueMem> Cmdq<M> {
         self.syncs.fetch_add(1, Relaxed);
         let waited = self.wait_for_sync(regs, at);
         let atc = self.atc_timed_out.get(self.q.idx(at) as usize);
-        let timed_out = atc.is_some_and(|f| f.xchg(0, Relaxed) != 0);
+        // Read before the exchange: the flag is almost never set, and a
+        // load is cheaper than an atomic exchange. Only this waiter
+        // clears it, and it was set before the CMD_SYNC completed.
+        let timed_out = atc.is_some_and(|f| f.load(Relaxed) != 0 && f.xchg(0, Relaxed) != 0);
         self.shared_unlock(regs, waited.as_ref().ok().copied().flatten());
         match waited {
             Ok(_) if timed_out => Err(ATC_TIMEOUT),
@@ -623,7 +626,15 @@ impl<M: QueueMem> Cmdq<M> {
     /// Takes the lock shared (`arm_smmu_cmdq_shared_lock()`). Held
     /// exclusively only for a CONS refresh, so the wait is on a CPU and
     /// does not time out.
+    ///
+    /// One atomic increment when the lock is not held exclusively, as in
+    /// C; an increment that found it held is undone by the exclusive
+    /// holder's unlock (which stores 0), so the retry is a
+    /// compare-and-swap.
     fn shared_lock(&self) {
+        if self.lock.fetch_add(1, Acquire) >= 0 {
+            return;
+        }
         let mut v = self.lock.load(Relaxed);
         loop {
             if v >= 0 {

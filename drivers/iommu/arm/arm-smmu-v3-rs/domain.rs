@@ -249,12 +249,16 @@ fn invalidate(
     req: &InvRequest,
     range: bool,
 ) -> (Result, Result) {
-    let tlbi = issue_each(issuer, |f| {
-        invs.tlbi_cmds(req, range, f);
+    let tlbi = issuer.issue_with(SyncAfter::IfIssued, |push| {
+        let mut r = Ok(());
+        invs.tlbi_cmds(req, range, |c| push_ok(&mut r, push, &c));
+        r
     });
     let atc = if invs.has_ats() {
-        issue_each(issuer, |f| {
-            invs.atc_cmds(req, f);
+        issuer.issue_with(SyncAfter::IfIssued, |push| {
+            let mut r = Ok(());
+            invs.atc_cmds(req, |c| push_ok(&mut r, push, &c));
+            r
         })
     } else {
         Ok(())
@@ -262,18 +266,14 @@ fn invalidate(
     (tlbi, atc)
 }
 
-/// Issues the commands `gen` produces, then one CMD_SYNC if there was any;
-/// after a failed push the rest are dropped.
-fn issue_each(issuer: &impl Issuer, gen: impl FnOnce(&mut dyn FnMut(Cmd))) -> Result {
-    issuer.issue_with(SyncAfter::IfIssued, |push| {
-        let mut r = Ok(());
-        gen(&mut |c| {
-            if r.is_ok() {
-                r = push(&c);
-            }
-        });
-        r
-    })
+/// Pushes `cmd` unless an earlier push failed (`r`); after a failed push
+/// the rest of a batch is dropped. The generators call this from closures
+/// of their own type, so that building the commands is compiled into one
+/// function with no indirect call but the push.
+fn push_ok(r: &mut Result, push: &mut dyn FnMut(&Cmd) -> Result, cmd: &Cmd) {
+    if r.is_ok() {
+        *r = push(cmd);
+    }
 }
 
 /// Publishes a copy of `invs`' array with the ATS entries of `sids`

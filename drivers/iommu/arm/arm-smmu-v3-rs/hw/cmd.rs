@@ -503,21 +503,29 @@ impl Cmd {
                 op | SID.prep(sid as u64) | RESUME_RESP.prep(resp as u64),
                 RESUME_STAG.prep(stag as u64),
             ],
-            Self::Sync { cs } => {
-                let (cs, addr, data) = match cs {
-                    SyncCs::None => (0, 0, 0),
-                    SyncCs::Irq { msi_addr, msi_data } => (1, msi_addr, msi_data),
-                    SyncCs::Sev => (2, 0, 0),
-                };
-                [
-                    op | SYNC_CS.prep(cs)
-                        | SYNC_MSH.prep(SH_ISH)
-                        | SYNC_MSIATTR.prep(MEMATTR_OIWB)
-                        | SYNC_MSIDATA.prep(data as u64),
-                    addr & SYNC_MSIADDR.mask(),
-                ]
-            }
+            Self::Sync { cs } => Self::sync_words(cs),
         }
+    }
+
+    /// `Cmd::Sync { cs }.encode()`, on its own so that the command queue's
+    /// CMD_SYNC after every batch is built inline, without the match over
+    /// every command.
+    #[inline]
+    pub const fn sync_words(cs: SyncCs) -> [u64; 2] {
+        use field::*;
+        let (cs, addr, data) = match cs {
+            SyncCs::None => (0, 0, 0),
+            SyncCs::Irq { msi_addr, msi_data } => (1, msi_addr, msi_data),
+            SyncCs::Sev => (2, 0, 0),
+        };
+        [
+            OP.prep(Opcode::Sync as u64)
+                | SYNC_CS.prep(cs)
+                | SYNC_MSH.prep(SH_ISH)
+                | SYNC_MSIATTR.prep(MEMATTR_OIWB)
+                | SYNC_MSIDATA.prep(data as u64),
+            addr & SYNC_MSIADDR.mask(),
+        ]
     }
 }
 
@@ -783,6 +791,9 @@ impl TlbiRange {
 impl Iterator for TlbiRange {
     type Item = Cmd;
 
+    // Inlined into the invalidation's loop: an unmap's range is usually
+    // one command (`make profile`).
+    #[inline]
     fn next(&mut self) -> Option<Cmd> {
         if self.iova >= self.end {
             return None;

@@ -64,8 +64,11 @@ enum Pc {
     Write {
         i: u32,
     },
-    /// `arm_smmu_cmdq_shared_lock()` (syncs only).
+    /// `arm_smmu_cmdq_shared_lock()` (syncs only): `atomic_fetch_inc()`.
     SharedLock,
+    /// The increment found the lock held exclusively: wait until it is
+    /// not, then compare-and-swap.
+    SharedLockRetry,
     /// `arm_smmu_cmdq_set_valid_map()`.
     SetValid,
     /// Owner: wait for `owner_prod == start`.
@@ -146,6 +149,9 @@ enum Bug {
     PublishOwnEnd,
     /// The reservation does not check for space.
     NoSpaceCheck,
+    /// A shared locker whose increment found the lock held exclusively
+    /// goes on as if it held it.
+    SharedLockIgnoresExclusive,
 }
 
 struct Checker {
@@ -272,6 +278,16 @@ impl Checker {
                 };
             }
             Pc::SharedLock => {
+                // One increment; one that found the lock held exclusively
+                // is overwritten by the holder's unlock, so retry.
+                t.lock = s.lock.wrapping_add(1);
+                t.producers[i].pc = if s.lock >= 0 || self.bug == Bug::SharedLockIgnoresExclusive {
+                    Pc::SetValid
+                } else {
+                    Pc::SharedLockRetry
+                };
+            }
+            Pc::SharedLockRetry => {
                 if s.lock < 0 {
                     return None;
                 }
@@ -340,6 +356,9 @@ impl Checker {
                 };
             }
             Pc::SharedTryUnlock { seen_cons } => {
+                if s.lock < 1 {
+                    self.fail(s, "a shared holder found the lock not held shared");
+                }
                 if s.lock == 1 {
                     me.pc = Pc::LastOut { seen_cons };
                 } else {
@@ -506,6 +525,11 @@ fn each_deliberate_mistake_is_found() {
         (Bug::NoOwnerWait, [r(1, true), r(1, true)], ""),
         (Bug::PublishOwnEnd, [r(1, true), r(1, true)], "stuck"),
         (Bug::NoSpaceCheck, [r(2, true), r(2, true)], "overwrote"),
+        (
+            Bug::SharedLockIgnoresExclusive,
+            [r(3, true), r(3, true)],
+            "not held shared",
+        ),
     ] {
         let r = std::panic::catch_unwind(|| check_from(q, 0..2 * q.entries(), &reqs, bug));
         let msg = match r {
