@@ -69,6 +69,7 @@ pub(crate) fn test_timeout_sid() -> Option<u32> {
     }
 }
 
+/// ATS masters and their ATC timeouts.
 impl Smmu {
     /// Remembers `dev`, an ATS-capable device with `sids`, so a timed-out
     /// ATC invalidation can turn its ATS off.

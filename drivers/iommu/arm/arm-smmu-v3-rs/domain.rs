@@ -359,30 +359,6 @@ impl Target<'_> {
     }
 }
 
-impl Smmu {
-    /// Invalidates every TLB entry of `tag`, and waits.
-    pub(crate) fn flush_tag(&self, tag: Tag) {
-        let e2h = self.info.features.contains(Features::E2H);
-        let inv = match tag {
-            Tag::Asid(a) => Inv::s1_asid(self.id(), a, 12, e2h),
-            Tag::Vmid(v) => Inv::s2_vmid(self.id(), v, 12),
-        };
-        if let Some(cmd) = inv.flush_tag_cmd() {
-            if let Err(e) = self.issue(&[cmd], true) {
-                dev_err!(self.dev(), "TLB tag flush failed: {:?}\n", e);
-            }
-        }
-    }
-
-    /// Returns `tag` to its allocator.
-    pub(crate) fn free_tag(&self, tag: Tag) {
-        match tag {
-            Tag::Asid(a) => self.asids.free(a),
-            Tag::Vmid(v) => self.vmids.free(v),
-        }
-    }
-}
-
 /// Storage for an array of `n` entries.
 fn storage(n: usize) -> Result<InvBuf> {
     Ok(InvBuf(KVec::from_elem(Inv::EMPTY, n, GFP_KERNEL)?))
@@ -416,7 +392,30 @@ fn copy_of(arr: &InvArray) -> Result<InvArray> {
         .map_err(|_| EINVAL)
 }
 
+/// Tags, attachment and domain allocation.
 impl Smmu {
+    /// Invalidates every TLB entry of `tag`, and waits.
+    pub(crate) fn flush_tag(&self, tag: Tag) {
+        let e2h = self.info.features.contains(Features::E2H);
+        let inv = match tag {
+            Tag::Asid(a) => Inv::s1_asid(self.id(), a, 12, e2h),
+            Tag::Vmid(v) => Inv::s2_vmid(self.id(), v, 12),
+        };
+        if let Some(cmd) = inv.flush_tag_cmd() {
+            if let Err(e) = self.issue(&[cmd], true) {
+                dev_err!(self.dev(), "TLB tag flush failed: {:?}\n", e);
+            }
+        }
+    }
+
+    /// Returns `tag` to its allocator.
+    pub(crate) fn free_tag(&self, tag: Tag) {
+        match tag {
+            Tag::Asid(a) => self.asids.free(a),
+            Tag::Vmid(v) => self.vmids.free(v),
+        }
+    }
+
     /// Moves `master` (the device `dev`) to `target`
     /// (`arm_smmu_attach_prepare()`, `arm_smmu_install_ste_for_dev()`,
     /// `arm_smmu_attach_commit()`): the new domain's array gains the

@@ -170,6 +170,7 @@ impl irq::Handler for GerrorHandler {
     }
 }
 
+/// The event, PRI and global-error queues' handlers.
 impl Smmu {
     /// Consumes every event record (`arm_smmu_evtq_thread()`).
     pub(crate) fn drain_events(&self) {

@@ -112,6 +112,7 @@ fn cd_table_blocks(cd_table: u64, two_level: bool, read: impl Fn(u64) -> u64) ->
     Ok(v)
 }
 
+/// Preservation, in the kernel that hands over.
 impl Smmu {
     /// Asks for `name`'s translation to be kept across the next kexec
     /// (the debugfs `preserve` file).
@@ -637,6 +638,7 @@ impl Adopted {
     }
 }
 
+/// Adoption, in the kernel that takes over.
 impl Smmu {
     /// Whether a device with `sids` still translates through tables the
     /// previous kernel handed over (its default domain is then deferred).

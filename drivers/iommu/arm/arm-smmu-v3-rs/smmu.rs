@@ -96,6 +96,7 @@ pub(crate) struct Smmu {
     pub(crate) ats: AtsMasters,
 }
 
+/// Probe, streams, shutdown and counters.
 impl Smmu {
     /// Allocates the queues and the stream table, then resets and enables the
     /// SMMU (`arm_smmu_device_reset()`). If the reset fails the SMMU is left
@@ -461,6 +462,7 @@ pub(crate) struct Counters {
     pub(crate) global_errors: u64,
 }
 
+/// The command queue.
 impl Smmu {
     /// Issues `cmds`, followed by a CMD_SYNC waited for if `sync`;
     /// `ENODEV` once the SMMU is shut down.
@@ -472,9 +474,7 @@ impl Smmu {
         };
         self.issue_with(sync, |push| cmds.iter().try_for_each(push))
     }
-}
 
-impl Smmu {
     /// Issues the commands `fill` pushes straight into the command queue,
     /// then a CMD_SYNC as `sync` says ([`Cmdq::issue_with`]); `ENODEV` once
     /// the SMMU is shut down.
@@ -503,9 +503,7 @@ impl Smmu {
         }
         Ok(())
     }
-}
 
-impl Smmu {
     /// Acknowledges the global errors of `bits` still active
     /// ([`Cmdq::ack_gerrors`]).
     pub(crate) fn ack_gerrors(&self, regs: &crate::mmio::RegsGuard<'_>, bits: u32) {
