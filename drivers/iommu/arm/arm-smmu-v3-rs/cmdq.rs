@@ -82,6 +82,7 @@ impl QueueMem for Coherent<[u64]> {
         Ok(io_read!(self, [try: idx]))
     }
 
+    #[inline]
     fn write(&self, idx: usize, val: u64) -> Result {
         io_write!(self, [try: idx], val);
         Ok(())
@@ -367,6 +368,7 @@ impl<M: QueueMem> Cmdq<M> {
         self.q.wrp(raw) | self.q.idx(raw)
     }
 
+    #[inline]
     fn write_cmd(&self, p: u32, words: [u64; 2]) -> Result {
         let base = self.q.idx(p) as usize * CMD_QWORDS;
         self.mem.write(base, words[0])?;
@@ -653,6 +655,7 @@ impl<M: QueueMem> Cmdq<M> {
 
     /// Releases the lock shared (`arm_smmu_cmdq_shared_tryunlock()`): the
     /// last holder first writes back `cons`, the CONS its wait read.
+    #[inline]
     fn shared_unlock(&self, regs: &impl CmdqRegs, cons: Option<u32>) {
         if self.lock.load(Relaxed) == 1 {
             self.advance_cons(cons.unwrap_or_else(|| self.ptr(regs.cons())));
