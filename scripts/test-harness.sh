@@ -163,6 +163,28 @@ expect_green qemu.crash-ok qrun "$tmp/crash.serial" "$tmp/fake-qemu" --crash-ok
 expect_red qemu.crash-not-ok "harness/boot splat" qrun "$tmp/crash.serial" "$tmp/fake-qemu"
 head -3 "$good" >"$tmp/no-poweroff.serial"
 expect_red qemu.no-power-off "harness/boot no clean power-off" qrun "$tmp/no-poweroff.serial" "$tmp/fake-qemu"
+# Kernel lines that landed inside the guest's lines (the kernel's console
+# writes are synchronous, the guest's drain by interrupt) do not hide its
+# end marker or its results ...
+{
+	echo "SMMUTEST BEGIN summary"
+	echo "SMMUTEST RESULT PASS summary arm_smmu_v3_rs[    4.692163] m: loading out-of-tree module taints kernel."
+	echo " 9050000.smmuv3: oas 44-bit (features 0x0)"
+	echo "SMMUTEST END summ[    5.000000] random: crng init done"
+	echo "[    5.100000] virtio_blk virtio1: [vda] 2048 512-byte logical blocks"
+	echo "ary"
+	tail -1 "$good"
+} >"$tmp/interleaved.serial"
+expect_green qemu.interleaved qrun "$tmp/interleaved.serial" "$tmp/fake-qemu"
+# ... nor turn a failure into a pass.
+{
+	echo "SMMUTEST BEGIN summary"
+	echo "SMMUTEST RESULT FA[    4.692163] m: loading out-of-tree module taints kernel."
+	echo "IL summary expected 1 got 2"
+	tail -2 "$good"
+} >"$tmp/interleaved-fails.serial"
+expect_red qemu.interleaved-fails "harness/summary expected 1 got 2" \
+	qrun "$tmp/interleaved-fails.serial" "$tmp/fake-qemu"
 sed 's/RESULT PASS/RESULT FAIL/' "$good" >"$tmp/check-fails.serial"
 expect_red qemu.check-fails "harness/summary" qrun "$tmp/check-fails.serial" "$tmp/fake-qemu"
 # The layer: a run whose QEMU does not start, and a run qemu-run.sh dies

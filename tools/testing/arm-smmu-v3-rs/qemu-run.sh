@@ -50,6 +50,7 @@
 # anything failed. QEMU (environment) overrides qemu-system-aarch64.
 set -uo pipefail
 . "$(dirname "$0")/../../../scripts/env.sh"
+. "$REPO/scripts/lib-log.sh"
 
 driver=c name= timeout=120 dtb= log= machine=virt smp=2 kernel=$BUILD/Image
 uefi= modules= mem=1G root_port= ats= kexec= crash_ok=
@@ -186,7 +187,10 @@ if [ ! -s "$log" ]; then
 	rm -rf "$work"
 	exit 1
 fi
-tr -d '\r' <"$log" >"$work/serial"
+# Every check, here and in qemu-test.sh, reads whole guest lines: put
+# back together those a kernel line cut (lib-log.sh), in the log too.
+deinterleave <"$log" >"$work/serial"
+cp "$work/serial" "$log"
 while read -r _ _ verdict check detail; do
 	echo "$verdict $name/$check $detail"
 	[ "$verdict" = PASS ] || failed=1
