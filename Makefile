@@ -9,7 +9,7 @@
 DRIVER ?= rs
 MACHINE ?= dt
 
-.PHONY: all build setup distro-setup distro docs qemu test test-harness kunit host-test qemu-test bench profile check fuzz patches clean
+.PHONY: all build setup distro-setup distro docs qemu test test-harness kunit host-test qemu-test bench profile check fuzz patches patches-check clean
 
 all: build
 
@@ -73,6 +73,12 @@ check: build
 
 patches: setup
 	@bash scripts/patches.sh
+
+# Every patch of `make patches` applied in turn to a copy of the pristine
+# kernel and built (the kernel crate and the driver); outside `make test`.
+# Needs the main build's .config (make build).
+patches-check: setup
+	@bash scripts/patches-check.sh
 
 # The kernel's documentation build of Documentation/admin-guide with the
 # driver's guide; fails on a warning about it (about 3 minutes).
