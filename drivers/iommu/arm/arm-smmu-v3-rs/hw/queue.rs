@@ -21,9 +21,9 @@ pub const MAX_SHIFT: u32 = 30;
 /// The geometry of a queue: `1 << shift` entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Queue {
-    shift: u32,
-    /// `1 << shift`, kept so that the pointer arithmetic of every command
-    /// needs no shift (and no overflow check of one).
+    /// `1 << shift`, kept rather than `shift` so that the pointer
+    /// arithmetic of every command needs no shift (and no overflow check
+    /// of one).
     entries: u32,
 }
 
@@ -34,7 +34,6 @@ impl Queue {
             None
         } else {
             Some(Self {
-                shift,
                 entries: 1 << shift,
             })
         }
@@ -42,7 +41,7 @@ impl Queue {
 
     /// log2 of the number of entries.
     pub const fn shift(self) -> u32 {
-        self.shift
+        self.entries.trailing_zeros()
     }
 
     /// Number of entries.
@@ -311,10 +310,7 @@ pub mod tests {
     use crate::hw::selftest::{check, check_eq, failure, Rng, TestResult};
 
     fn q(shift: u32) -> Queue {
-        Queue::new(shift).unwrap_or(Queue {
-            shift: 1,
-            entries: 2,
-        })
+        Queue::new(shift).unwrap_or(Queue { entries: 2 })
     }
 
     pub fn queue_wrap_full_empty() -> TestResult {
