@@ -175,13 +175,19 @@ emit() {
 # The message of an overlay patch: its subject line, body and sign-off.
 overlay_msg() { sed -n '/^---$/q; p' "$1"; }
 
-overlay() {
+# take_overlay NAME: scripts/overlay/NAME applied to the stage, with the
+# new rust/ files it needs.
+take_overlay() {
 	local p=$REPO/scripts/overlay/$1 f
 	[ -f "$p" ] || die "series: no $p"
 	apply "$p" "$stage"
 	for f in $(overlay_files "$p"); do put "$f"; done
 	used_overlay+=("$1")
-	overlay_msg "$p" >"$work/msg"
+}
+
+overlay() {
+	take_overlay "$1"
+	overlay_msg "$REPO/scripts/overlay/$1" >"$work/msg"
 	emit "$work/msg" "${1#[0-9][0-9][0-9][0-9]-}"
 }
 
@@ -194,10 +200,7 @@ step() {
 		glue+) read -ra a <<<"$v"; glue_mods+=("${a[@]}") ;;
 		root) root=$v ;;
 		files) files=$v ;;
-		overlay) for p in $v; do
-				apply "$REPO/scripts/overlay/$p" "$stage"; used_overlay+=("$p")
-				[ "$p" = MAINTAINERS.diff ] || files+=" $(overlay_files "$REPO/scripts/overlay/$p")"
-			done ;;
+		overlay) for p in $v; do take_overlay "$p"; done ;;
 		*) die "series: unknown key $k" ;;
 		esac
 	done
