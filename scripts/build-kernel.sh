@@ -55,6 +55,7 @@ echo "build: building the $name kernel in $obj"
 kmake -j"$(nproc)" Image modules >"$out/build.log" 2>&1 ||
 	{ grep -E 'error|Error' "$out/build.log" | head -40; die "$name kernel build failed (log: $out/build.log)"; }
 cp "$obj/arch/arm64/boot/Image" "$out/Image"
+cp "$obj/System.map" "$out/System.map"
 rm -rf "$out/modules"
 if grep -q '^CONFIG_MODULES=y' "$obj/.config"; then
 	kmake INSTALL_MOD_PATH="$out/modules" INSTALL_MOD_STRIP=1 modules_install \

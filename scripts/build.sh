@@ -24,7 +24,7 @@ python3 "${KUNIT[@]}" config "${KOPTS[@]}" >"$BUILD/config.log" 2>&1 ||
 echo "build: building the kernel (about 5 minutes from scratch on 2 cores)"
 python3 "${KUNIT[@]}" build "${KOPTS[@]}" --jobs "$(nproc)" >"$BUILD/build.log" 2>&1 ||
 	{ grep -E 'error|Error|warning: unused' "$BUILD/build.log" | head -50; die "kernel build failed (log: $BUILD/build.log)"; }
-cp "$KBUILD/arch/arm64/boot/Image" "$KBUILD/arch/arm64/boot/Image.gz" "$BUILD/"
+cp "$KBUILD/arch/arm64/boot/Image" "$KBUILD/arch/arm64/boot/Image.gz" "$KBUILD/System.map" "$BUILD/"
 
 echo "build: building the external module"
 mkdir -p "$EXTMOD"

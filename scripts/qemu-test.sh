@@ -57,7 +57,7 @@ run() {
 # The bound driver and the features part of a run's probe summary:
 # "arm_smmu_v3_rs: oas 44-bit (features 0x...)".
 summary() {
-	tr -d '\r' <"$BUILD/qemu-$1.log" 2>/dev/null |
+	tr -d '\r' 2>/dev/null <"$BUILD/qemu-$1.log" |
 		sed -n 's/.*\(arm[-_]smmu[-_]v3[-_a-z]*\) [^ ]*: \(oas [0-9]*-bit (features 0x[0-9a-f]*)\).*/\1: \2/p' | head -1
 }
 
@@ -101,7 +101,7 @@ DISKS=(--disk vda=64 --disk nvme0=64)
 EDU=(--qemu -device --qemu edu)
 
 # groups NAME: the "group:device:type" line a dma run printed.
-groups() { tr -d '\r' <"$BUILD/qemu-$1.log" | sed -n 's/^SMMUTEST GROUPS //p'; }
+groups() { tr -d '\r' 2>/dev/null <"$BUILD/qemu-$1.log" | sed -n 's/^SMMUTEST GROUPS //p'; }
 # same_groups CHECK RUN_C RUN_RS: both drivers made the same groups and types.
 same_groups() { same groups "$@"; }
 # counts NAME: "OPCODE=N ..." of the commands the SMMU saw in run NAME.
@@ -174,7 +174,7 @@ same_groups groups-match/noncoherent c-dma-noncoherent rs-dma-noncoherent
 # Every STE and CD update step after the stream table's setup was cleaned
 # before its CFGI: at least one STE step per PCI device (each left abort
 # for its DMA domain) and one CD step (stage 1), all of them cleaned.
-read -r ste ste_cl cd cd_cl < <(tr -d '\r' <"$BUILD/qemu-rs-dma-noncoherent.log" 2>/dev/null |
+read -r ste ste_cl cd cd_cl < <(tr -d '\r' 2>/dev/null <"$BUILD/qemu-rs-dma-noncoherent.log" |
 	sed -n 's/.*non-coherent SMMU: .*STE updates \([0-9]*\) (\([0-9]*\) cleaned), CD updates \([0-9]*\) (\([0-9]*\) cleaned).*/\1 \2 \3 \4/p')
 ndev=$(groups rs-dma-noncoherent | wc -w)
 expect noncoherent-cmos '[ "${ste:-0}" -ge "$ndev" ] && [ "$ndev" -gt 0 ] && [ "${cd:-0}" -gt 0 ] &&
@@ -208,6 +208,15 @@ for n in 2 4; do
 	done
 	same_groups "groups-match/smp$n" "c-par$n" "rs-par$n"
 done
+# Command-queue stress on the test kernel, fast enough to make many
+# thousands of insertions: 4 CPUs reading both NVMe disks (whose
+# completion interrupts unmap, and so invalidate) while the edu device's
+# group switches domains, into an 8-entry queue. When a CMD_SYNC's waiter
+# had interrupts on, a completion interrupt on its CPU that found the
+# queue full waited for the waiter's shared lock for ever: this run hung
+# within seconds, all 4 vCPUs spinning in Cmdq::insert under nvme_irq.
+run --driver rs --name rs-stress --smp 4 "${EDU[@]}" --disk nvme0=32 --disk nvme1=32 \
+	--append arm_smmu_v3_rs.cmdq_shift_max=3 --append stress_secs=20 --append parts=stress multi
 for d in c rs; do
 	run --driver "$d" --name "$d-identity" "${DISKS[@]}" --append domain=identity \
 		--append iommu.passthrough=1 dma
@@ -266,7 +275,7 @@ expect server-64k/commands-match '[ -n "$rs_inv" ] && [ "$c_inv" = "$rs_inv" ]' 
 for d in c rs; do
 	run --driver "$d" --name "$d-server-edu-fault" "${SRV[@]}" "${EDU[@]}" \
 		--file "$BUILD/server/smmu_edu_fault.ko" --append expect_iova=1 edu-fault
-	iova=$(tr -d '\r' <"$BUILD/qemu-$d-server-edu-fault.log" 2>/dev/null |
+	iova=$(tr -d '\r' 2>/dev/null <"$BUILD/qemu-$d-server-edu-fault.log" |
 		sed -n 's/.*smmu_edu_fault: DMA to unmapped iova \(0x[0-9a-f]*\).*/\1/p' | head -1)
 	expect "server-64k/$d-fault-page" '[ -n "$iova" ] && [ $((iova & 0xffff)) -eq 0 ]' \
 		"faulting IOVA ${iova:-none} is 64K-aligned" "$d-server-edu-fault"
@@ -276,7 +285,7 @@ done
 for d in c rs; do
 	run --driver "$d" --name "$d-module-life" "${SRV[@]}" --disk vda=64 module-life
 done
-modlife() { tr -d '\r' <"$BUILD/qemu-$1.log" 2>/dev/null | sed -n 's/^SMMUTEST MODLIFE //p' | paste -sd';'; }
+modlife() { tr -d '\r' 2>/dev/null <"$BUILD/qemu-$1.log" | sed -n 's/^SMMUTEST MODLIFE //p' | paste -sd';'; }
 same modlife module-life-match c-module-life rs-module-life
 
 # 9. Memory above 4 GiB (6G of RAM; the DT test kernel): the stream table
@@ -406,7 +415,7 @@ done
 # must be C's. (Two more variants are fatal to either driver and are not
 # run: see the README.)
 fwout() {
-	tr -d '\r' <"$BUILD/qemu-$1.log" 2>/dev/null | sed -n 's/^SMMUTEST \(OUTCOME\|IRQS\) //p' | paste -sd' '
+	tr -d '\r' 2>/dev/null <"$BUILD/qemu-$1.log" | sed -n 's/^SMMUTEST \(OUTCOME\|IRQS\) //p' | paste -sd' '
 }
 for v in irq-names-wrong irq-names-partial irq-bad-spec sid-beyond pcie-coherent-only dup-smmu; do
 	"$REPO/tools/testing/arm-smmu-v3-rs/make-dtb.sh" "$v" "$dtbs/$v.dtb" ||
@@ -560,7 +569,7 @@ same_groups groups-match/distro-acpi c-distro-acpi distro-acpi
 # stops reading early and tr gets SIGPIPE (it did, in CI).
 bound() {
 	local log
-	log=$(tr -d '\r\000' <"$BUILD/qemu-$1.log" 2>/dev/null)
+	log=$(tr -d '\r\000' 2>/dev/null <"$BUILD/qemu-$1.log")
 	grep -qx "SMMUTEST RESULT PASS enabled arm_smmu_v3_rs $2: SMMU enabled" <<<"$log" &&
 		grep -q "Linux version $DISTRO_ABI" <<<"$log"
 }

@@ -185,6 +185,17 @@ expect_green qemu.interleaved qrun "$tmp/interleaved.serial" "$tmp/fake-qemu"
 } >"$tmp/interleaved-fails.serial"
 expect_red qemu.interleaved-fails "harness/summary expected 1 got 2" \
 	qrun "$tmp/interleaved-fails.serial" "$tmp/fake-qemu"
+# A guest that stops printing is stopped at the timeout, and red.
+cat >"$tmp/hung-qemu" <<'EOF2'
+#!/usr/bin/env bash
+while [ $# -gt 0 ]; do
+	case "$1" in -serial) log=${2#file:}; shift 2 ;; *) shift ;; esac
+done
+head -2 "$FAKE_SERIAL" >"$log"
+exec sleep 60
+EOF2
+chmod +x "$tmp/hung-qemu"
+expect_red qemu.hang "harness/boot timed out after 2s" qrun "$good" "$tmp/hung-qemu" --timeout 2
 sed 's/RESULT PASS/RESULT FAIL/' "$good" >"$tmp/check-fails.serial"
 expect_red qemu.check-fails "harness/summary" qrun "$tmp/check-fails.serial" "$tmp/fake-qemu"
 # The layer: a run whose QEMU does not start, and a run qemu-run.sh dies

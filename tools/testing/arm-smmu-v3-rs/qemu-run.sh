@@ -38,7 +38,9 @@
 #   --file FILE          copy FILE into the guest's /extra (repeatable)
 #   --trace EVENT        record QEMU trace EVENT (repeatable, e.g.
 #                        smmuv3_cmdq_opcode) in build/qemu-NAME.trace
-#   --timeout SECONDS    kill QEMU after this long (default 120)
+#   --timeout SECONDS    kill QEMU after this long (default 120); first
+#                        print where each vCPU is (qemu_cpus.py: PC, IRQ
+#                        mask, frame-pointer backtrace) as INFO lines
 #   --log FILE           where the serial log goes
 #
 # Prints the guest's "SMMUTEST RESULT" lines as "PASS name detail" /
@@ -131,7 +133,7 @@ esac
 cmdline+=" driver=$driver"
 
 qemu=("${QEMU:-qemu-system-aarch64}" -machine "$machine,iommu=smmuv3" -cpu max -smp "$smp" -m "$mem"
-      -display none -monitor none -serial "file:$log" -no-reboot
+      -display none -serial "file:$log" -no-reboot
       -kernel "$kernel" -initrd "$work/initramfs.cpio.gz")
 [ -n "$uefi" ] && qemu+=(-bios /usr/share/qemu-efi-aarch64/QEMU_EFI.fd)
 [ -n "$dtb" ] && qemu+=(-dtb "$dtb")
@@ -176,8 +178,36 @@ cmdline+=" ${append_extra[*]}"
 host_steal() { awk '/^cpu /{ print $9 }' /proc/stat; }
 steal0=$(host_steal)
 start=$(date +%s.%N)
-timeout --kill-after=5 "$timeout" "${qemu[@]}" "${qemu_extra[@]}" -append "$cmdline" </dev/null
+# A monitor for the watchdog, unless the caller brought its own.
+mon=
+if [[ " ${qemu_extra[*]} " == *" -monitor "* ]]; then
+	qemu+=(-monitor none)
+else
+	mon=$work/monitor.sock
+	qemu+=(-monitor "unix:$mon,server=on,wait=off")
+fi
+"${qemu[@]}" "${qemu_extra[@]}" -append "$cmdline" </dev/null &
+qpid=$!
+# The watchdog: at the timeout, where each vCPU is (a guest whose CPUs all
+# spin with interrupts off prints nothing), then QEMU is stopped.
+sysmap=$(dirname "$kernel")/System.map
+(
+	trap 'kill $s 2>/dev/null; exit 0' TERM
+	sleep "$timeout" & s=$!
+	wait $s
+	touch "$work/timed-out"
+	[ -n "$mon" ] && timeout 60 python3 "$REPO/tools/testing/arm-smmu-v3-rs/qemu_cpus.py" \
+		"$mon" "$sysmap" >"$work/cpus" 2>&1
+	kill "$qpid" 2>/dev/null
+	sleep 5
+	kill -9 "$qpid" 2>/dev/null
+) &
+wd=$!
+wait "$qpid"
 rc=$?
+kill "$wd" 2>/dev/null
+wait "$wd" 2>/dev/null
+[ -e "$work/timed-out" ] && rc=124
 secs=$(echo "$(date +%s.%N) - $start" | bc)
 stolen=$(echo "scale=1; ($(host_steal) - $steal0) / $(getconf CLK_TCK)" | bc)
 
@@ -206,6 +236,7 @@ fi
 splat=$(grep -m1 -E 'Oops|BUG:|WARNING:|Kernel panic|Call trace|Internal error' <<<"$scan")
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 	echo "FAIL $name/boot timed out after ${timeout}s (log: $log)"; failed=1
+	[ -s "$work/cpus" ] && sed "s|^|INFO $name/vcpu |" "$work/cpus"
 elif ! grep -q "^SMMUTEST END $scenario" "$work/serial"; then
 	echo "FAIL $name/boot no end marker: crash or panic? (log: $log)"; failed=1
 	grep -m3 -E 'Kernel panic|Oops|BUG:' "$work/serial" | sed 's/^/    /'

@@ -42,6 +42,7 @@ use crate::{
     },
     mmio::RegsGuard,
 };
+use core::marker::PhantomData;
 use kernel::{
     device::{Bound, Device},
     dma::Coherent,
@@ -237,6 +238,11 @@ fn spin_until(mut done: impl FnMut() -> bool) {
         backoff.pause();
     }
 }
+
+/// The queue's lock held shared by this CPU ([`Cmdq::shared_lock`]); it
+/// borrows the guard that keeps interrupts off, so they cannot come back
+/// on before [`Cmdq::shared_unlock`].
+struct SharedHold<'a>(PhantomData<&'a LocalInterruptDisabled>);
 
 /// A command queue shared by every CPU without a lock around it, as the
 /// C driver's (`arm_smmu_cmdq_issue_cmdlist()`); see [`Cmdq::insert`].
@@ -452,7 +458,8 @@ impl<M: QueueMem> Cmdq<M> {
     ///    out writes back the CONS it saw.
     ///
     /// The host model checker (`tools/testing/arm-smmu-v3-rs/host/tests/
-    /// cmdq_model.rs`) checks these steps over every interleaving. Once
+    /// cmdq_model.rs`) checks these steps over every interleaving, with
+    /// an interrupt handler inserting wherever interrupts are on. Once
     /// slots are claimed, steps 2 and 3 always run to the end, even after
     /// an error: later owners wait for those slots.
     fn insert(&self, regs: &impl CmdqRegs, cmds: &[[u64; 2]], sync: bool) -> Result {
@@ -460,34 +467,35 @@ impl<M: QueueMem> Cmdq<M> {
         if cmds.is_empty() && !sync {
             return Ok(());
         }
-        let mut irq = Some(local_interrupt_disable());
-        let r = self.claim(regs, n, sync, &mut irq)?;
-        self.complete(regs, r, cmds, irq)
+        let (r, irq) = self.claim(regs, n, sync)?;
+        self.complete(regs, r, cmds, &irq)
     }
 
     /// Step 1 of [`Cmdq::insert`]: claims `n` slots and, if `sync`, one
-    /// for a CMD_SYNC. Interrupts are off (`irq`) but while the queue is
-    /// full; `ETIMEDOUT` if it stays full because the SMMU stalled.
+    /// for a CMD_SYNC. Interrupts are off, but while the queue is full,
+    /// and stay off (the guard returned) until the insertion is complete;
+    /// `ETIMEDOUT` if the queue stays full because the SMMU stalled.
     fn claim(
         &self,
         regs: &impl CmdqRegs,
         n: u32,
         sync: bool,
-        irq: &mut Option<LocalInterruptDisabled>,
-    ) -> Result<Reservation> {
+    ) -> Result<(Reservation, LocalInterruptDisabled)> {
         let mut backoff = Backoff::new(self.timeout_us);
+        let mut irq = local_interrupt_disable();
         let mut v = self.llq.load(Relaxed);
         loop {
             let (prod, cons) = llq_split(v);
             let Some(r) = self.q.reserve(prod, cons, n, sync) else {
-                drop(irq.take());
+                // This CPU holds nothing yet: interrupts may come.
+                drop(irq);
                 self.wait_not_full(regs, v, &mut backoff)?;
-                *irq = Some(local_interrupt_disable());
+                irq = local_interrupt_disable();
                 v = self.llq.load(Relaxed);
                 continue;
             };
             match self.llq.cmpxchg(v, llq(r.new_prod, cons), Relaxed) {
-                Ok(_) => return Ok(r),
+                Ok(_) => return Ok((r, irq)),
                 Err(now) => v = now,
             }
         }
@@ -495,20 +503,24 @@ impl<M: QueueMem> Cmdq<M> {
 
     /// Steps 2 to 4 of [`Cmdq::insert`] for the slots `r` claimed:
     /// `cmds` and the CMD_SYNC are written, marked valid and, by the
-    /// owner, published, whatever fails; `irq` ends after publishing.
+    /// owner, published, whatever fails. Interrupts are off throughout
+    /// (`irq`), the wait for the CMD_SYNC included, as in C: its waiter
+    /// holds the lock shared, and a handler on this CPU waiting for room
+    /// would wait for that lock forever (the model checker's
+    /// `IrqsOnInSyncWait`).
     fn complete(
         &self,
         regs: &impl CmdqRegs,
         r: Reservation,
         cmds: &[[u64; 2]],
-        irq: Option<LocalInterruptDisabled>,
+        irq: &LocalInterruptDisabled,
     ) -> Result {
         // 2. Write. A failed write leaves its slot as it was; the slot
         // is still handed over, as every claimed slot must be.
         let mut written = (0u32..)
             .zip(cmds)
             .try_for_each(|(i, cmd)| self.write_cmd(self.q.inc_prod_n(r.start, i), *cmd));
-        if let Some(at) = r.sync_at {
+        let held = r.sync_at.map(|at| {
             let cs = if self.msi_poll {
                 SyncCs::Irq {
                     msi_addr: self.slot_dma(at),
@@ -519,8 +531,8 @@ impl<M: QueueMem> Cmdq<M> {
             };
             written = written.and(self.write_cmd(at, Cmd::sync_words(cs)));
             // A CMD_SYNC's waiter keeps CONS from being refreshed past it.
-            self.shared_lock();
-        }
+            (at, self.shared_lock(irq))
+        });
         // The entries, for the SMMU too, before their valid bits (C's
         // dma_wmb()).
         dma_mb(Write);
@@ -530,14 +542,13 @@ impl<M: QueueMem> Cmdq<M> {
         if r.owner {
             self.publish(regs, r.start);
         }
-        drop(irq);
         // 4. Wait.
-        let Some(at) = r.sync_at else {
+        let Some((at, held)) = held else {
             return written;
         };
         if let Err(e) = written {
             // What the slot holds is not a CMD_SYNC to wait for.
-            self.shared_unlock(regs, None);
+            self.shared_unlock(regs, held, None);
             return Err(e);
         }
         self.syncs.fetch_add(1, Relaxed);
@@ -547,7 +558,7 @@ impl<M: QueueMem> Cmdq<M> {
         // load is cheaper than an atomic exchange. Only this waiter
         // clears it, and it was set before the CMD_SYNC completed.
         let timed_out = atc.is_some_and(|f| f.load(Relaxed) != 0 && f.xchg(0, Relaxed) != 0);
-        self.shared_unlock(regs, waited.as_ref().ok().copied().flatten());
+        self.shared_unlock(regs, held, waited.as_ref().ok().copied().flatten());
         match waited {
             Ok(_) if timed_out => Err(ATC_TIMEOUT),
             w => w.map(|_| ()),
@@ -625,38 +636,40 @@ impl<M: QueueMem> Cmdq<M> {
         })
     }
 
-    /// Takes the lock shared (`arm_smmu_cmdq_shared_lock()`). Held
-    /// exclusively only for a CONS refresh, so the wait is on a CPU and
-    /// does not time out.
+    /// Takes the lock shared (`arm_smmu_cmdq_shared_lock()`), for as long
+    /// as interrupts stay off (`_irq`): a CPU that refreshes CONS waits
+    /// for every shared holder, and an interrupt handler could be that
+    /// CPU. Held exclusively only for a CONS refresh, so the wait is on a
+    /// CPU and does not time out.
     ///
     /// One atomic increment when the lock is not held exclusively, as in
     /// C; an increment that found it held is undone by the exclusive
     /// holder's unlock (which stores 0), so the retry is a
     /// compare-and-swap.
-    fn shared_lock(&self) {
-        if self.lock.fetch_add(1, Acquire) >= 0 {
-            return;
-        }
-        let mut v = self.lock.load(Relaxed);
-        loop {
-            if v >= 0 {
-                match self.lock.cmpxchg(v, v + 1, Acquire) {
-                    Ok(_) => return,
-                    Err(now) => {
-                        v = now;
-                        continue;
+    fn shared_lock<'a>(&self, _irq: &'a LocalInterruptDisabled) -> SharedHold<'a> {
+        if self.lock.fetch_add(1, Acquire) < 0 {
+            let mut v = self.lock.load(Relaxed);
+            loop {
+                if v >= 0 {
+                    match self.lock.cmpxchg(v, v + 1, Acquire) {
+                        Ok(_) => break,
+                        Err(now) => {
+                            v = now;
+                            continue;
+                        }
                     }
                 }
+                spin_until(|| self.lock.load(Relaxed) >= 0);
+                v = self.lock.load(Relaxed);
             }
-            spin_until(|| self.lock.load(Relaxed) >= 0);
-            v = self.lock.load(Relaxed);
         }
+        SharedHold(PhantomData)
     }
 
     /// Releases the lock shared (`arm_smmu_cmdq_shared_tryunlock()`): the
     /// last holder first writes back `cons`, the CONS its wait read.
     #[inline]
-    fn shared_unlock(&self, regs: &impl CmdqRegs, cons: Option<u32>) {
+    fn shared_unlock(&self, regs: &impl CmdqRegs, _held: SharedHold<'_>, cons: Option<u32>) {
         if self.lock.load(Relaxed) == 1 {
             self.advance_cons(cons.unwrap_or_else(|| self.ptr(regs.cons())));
         }
@@ -1408,7 +1421,8 @@ mod tests {
                     sim.cmdq.issue(&regs, &[tlbi(2)], true)
                 } else {
                     // Owner of the slots the stalled CPU claimed first.
-                    sim.cmdq.complete(&regs, r, &[tlbi(1).encode()], None)
+                    let irq = local_interrupt_disable();
+                    sim.cmdq.complete(&regs, r, &[tlbi(1).encode()], &irq)
                 };
                 if res.is_err() {
                     failed.fetch_add(1, Relaxed);
@@ -1417,8 +1431,7 @@ mod tests {
             })?;
         }
         let regs = SimRegs(&sim);
-        let mut irq = Some(local_interrupt_disable());
-        let first = sim.cmdq.claim(&regs, 1, false, &mut irq)?;
+        let (first, irq) = sim.cmdq.claim(&regs, 1, false)?;
         assert!(first.owner);
         if owner_stalls {
             *go.lock() = Some(first);
@@ -1431,13 +1444,16 @@ mod tests {
             }
             assert!(claimed(sim.cmdq.llq.load(Relaxed)));
             stall(20);
-            sim.cmdq.complete(&regs, first, &[tlbi(1).encode()], irq)?;
+            sim.cmdq.complete(&regs, first, &[tlbi(1).encode()], &irq)?;
         } else {
-            let second = sim.cmdq.claim(&regs, 1, true, &mut irq)?;
+            let (second, irq2) = sim.cmdq.claim(&regs, 1, true)?;
             assert!(!second.owner);
             *go.lock() = Some(first);
             stall(20);
-            sim.cmdq.complete(&regs, second, &[tlbi(2).encode()], irq)?;
+            sim.cmdq
+                .complete(&regs, second, &[tlbi(2).encode()], &irq2)?;
+            drop(irq2);
+            drop(irq);
         }
         wait_for(&done, 1);
         assert_eq!(failed.load(Relaxed), 0);

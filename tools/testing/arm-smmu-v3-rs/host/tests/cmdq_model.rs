@@ -27,6 +27,12 @@
 //!
 //! And it does so with the queue starting at every position of both
 //! passes, so each wrap is crossed at every offset.
+//!
+//! A producer may also be an interrupt handler of another producer's CPU
+//! (the DMA API unmaps, and so invalidates, in interrupt handlers): it
+//! arrives only where that CPU has interrupts on, and the CPU does
+//! nothing else until the handler is done. The handler itself runs with
+//! interrupts off throughout.
 
 use arm_smmu_v3_rs_hw::hw::queue::{Queue, Q_OVERFLOW_FLAG};
 use std::collections::HashSet;
@@ -42,6 +48,8 @@ struct Req {
 /// Where a producer is in `arm_smmu_cmdq_issue_cmdlist()`.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 enum Pc {
+    /// An interrupt handler that has not arrived yet.
+    Idle,
     /// `llq.val = READ_ONCE(cmdq->q.llq.val)`.
     Snapshot,
     /// The compare-and-swap with the snapshot `(prod, cons)`.
@@ -108,6 +116,8 @@ struct Producer {
     start: u32,
     end: u32,
     owner: bool,
+    /// An interrupt handler of this producer's CPU.
+    irq_of: Option<usize>,
 }
 
 const MAX_SLOTS: usize = 8;
@@ -152,6 +162,9 @@ enum Bug {
     /// A shared locker whose increment found the lock held exclusively
     /// goes on as if it held it.
     SharedLockIgnoresExclusive,
+    /// Interrupts are on again once the entries are published, while the
+    /// CMD_SYNC's waiter polls holding the lock shared.
+    IrqsOnInSyncWait,
 }
 
 struct Checker {
@@ -185,11 +198,36 @@ impl Checker {
             out.push(t);
         }
         for (i, p) in s.producers[..s.nprod].iter().enumerate() {
+            // A CPU in an interrupt handler runs only the handler.
+            let interrupted = s.producers[..s.nprod]
+                .iter()
+                .any(|h| h.irq_of == Some(i) && !matches!(h.pc, Pc::Idle | Pc::Done));
+            if interrupted {
+                continue;
+            }
             if let Some(t) = self.producer_step(s, i, p) {
                 out.push(t);
             }
         }
         out
+    }
+
+    /// Whether a CPU at `pc` has interrupts on: before and after an
+    /// insertion, and while it waits for room holding nothing
+    /// (`arm_smmu_cmdq_issue_cmdlist()` restores them around
+    /// `arm_smmu_cmdq_poll_until_not_full()`; the exclusive lock is taken
+    /// with them off). An interrupt handler has them off throughout.
+    fn interruptible(&self, p: &Producer) -> bool {
+        if p.irq_of.is_some() {
+            return false;
+        }
+        match p.pc {
+            Pc::Snapshot | Pc::NotFull { .. } | Pc::NotFullWait { .. } | Pc::Done => true,
+            Pc::SyncPoll | Pc::SharedTryUnlock { .. } | Pc::LastOut { .. } => {
+                self.bug == Bug::IrqsOnInSyncWait
+            }
+            _ => false,
+        }
     }
 
     fn producer_step(&self, s: &State, i: usize, p: &Producer) -> Option<State> {
@@ -198,6 +236,13 @@ impl Checker {
         let me = &mut t.producers[i];
         let total = p.req.n + p.req.sync as u32;
         match p.pc {
+            Pc::Idle => {
+                let host = p.irq_of.map(|h| &s.producers[h]);
+                if !host.is_some_and(|h| self.interruptible(h)) {
+                    return None;
+                }
+                me.pc = Pc::Snapshot;
+            }
             Pc::Snapshot => {
                 me.pc = Pc::Reserve {
                     prod: s.prod,
@@ -405,8 +450,10 @@ impl Checker {
 }
 
 /// The queue of `1 << shift` entries, empty, with every pointer at `start`
-/// (wrap bit included), as if earlier passes had used every slot.
-fn initial(q: Queue, start: u32, reqs: &[Req]) -> State {
+/// (wrap bit included), as if earlier passes had used every slot; the last
+/// producer of `reqs` is an interrupt handler of producer `irq_of`'s CPU,
+/// if given.
+fn initial_with_irq(q: Queue, start: u32, reqs: &[Req], irq_of: Option<usize>) -> State {
     let w = q.wrp(start);
     let i0 = q.idx(start);
     let mut tag = [None; MAX_SLOTS];
@@ -431,16 +478,22 @@ fn initial(q: Queue, start: u32, reqs: &[Req]) -> State {
         hw_prod: start,
         hw_cons: start,
         consumed: [0; 4],
-        producers: core::array::from_fn(|i| Producer {
-            req: reqs.get(i).copied().unwrap_or(r(0, false)),
-            pc: if i < reqs.len() {
-                Pc::Snapshot
-            } else {
-                Pc::Done
-            },
-            start: 0,
-            end: 0,
-            owner: false,
+        producers: core::array::from_fn(|i| {
+            let irq_of = irq_of.filter(|_| i + 1 == reqs.len());
+            Producer {
+                req: reqs.get(i).copied().unwrap_or(r(0, false)),
+                pc: if i >= reqs.len() {
+                    Pc::Done
+                } else if irq_of.is_some() {
+                    Pc::Idle
+                } else {
+                    Pc::Snapshot
+                },
+                start: 0,
+                end: 0,
+                owner: false,
+                irq_of,
+            }
         }),
         nprod: reqs.len(),
     }
@@ -458,6 +511,18 @@ fn check_from(
     reqs: &[Req],
     bug: Bug,
 ) -> (usize, usize) {
+    check_irq_from(q, starts, reqs, None, bug)
+}
+
+/// [`check_from`], with the last of `reqs` an interrupt handler of
+/// producer `irq_of`'s CPU, if given.
+fn check_irq_from(
+    q: Queue,
+    starts: impl Iterator<Item = u32>,
+    reqs: &[Req],
+    irq_of: Option<usize>,
+    bug: Bug,
+) -> (usize, usize) {
     let mut states = 0;
     let mut terminal = 0;
     for start in starts {
@@ -467,7 +532,7 @@ fn check_from(
             seen: HashSet::new(),
             terminal: 0,
         };
-        c.explore(initial(q, start, reqs));
+        c.explore(initial_with_irq(q, start, reqs, irq_of));
         states += c.seen.len();
         terminal += c.terminal;
     }
@@ -512,6 +577,22 @@ fn four_producers_every_interleaving_across_the_wrap() {
     assert!(states > 100_000, "{states} states");
 }
 
+/// An interrupt handler inserting on a CPU in the middle of its own
+/// insertion, wherever that CPU has interrupts on: with two other CPUs,
+/// in a queue too small for all of them, so that the handler, or the CPU
+/// it interrupted, waits for room.
+#[test]
+fn an_interrupt_handler_inserts_wherever_interrupts_are_on() {
+    let q = Queue::new(2).unwrap();
+    for reqs in [
+        [r(2, true), r(0, true), r(1, true)],
+        [r(1, true), r(1, false), r(2, true)],
+    ] {
+        let (states, _) = check_irq_from(q, 0..2 * q.entries(), &reqs, Some(0), Bug::None);
+        assert!(states > 10_000, "{reqs:?}: {states} states");
+    }
+}
+
 /// The checker is not vacuous: each mistake is found.
 #[test]
 fn each_deliberate_mistake_is_found() {
@@ -530,8 +611,13 @@ fn each_deliberate_mistake_is_found() {
             [r(3, true), r(3, true)],
             "not held shared",
         ),
+        // The handler finds the queue full, and the CONS it needs is held
+        // back by the shared lock of the waiter it interrupted.
+        (Bug::IrqsOnInSyncWait, [r(2, true), r(1, true)], "stuck"),
     ] {
-        let r = std::panic::catch_unwind(|| check_from(q, 0..2 * q.entries(), &reqs, bug));
+        let irq_of = (bug == Bug::IrqsOnInSyncWait).then_some(0);
+        let r =
+            std::panic::catch_unwind(|| check_irq_from(q, 0..2 * q.entries(), &reqs, irq_of, bug));
         let msg = match r {
             Ok(_) => panic!("{bug:?} was not found"),
             Err(e) => e
