@@ -39,10 +39,29 @@ once() {
 # first failure is reported as INFO: QEMU's TCG has rare hangs (an NVMe
 # admin command timing out in probe, once in about a hundred boots) that
 # say nothing about the driver under test. Rust runs are never retried.
+# kernels_built: the server and debug kernels are there. Under make test
+# they build in the background (KERNELS_PENDING names the file their
+# build's exit status goes to): wait for it.
+kernels_built() {
+	[ -n "${KERNELS_PENDING:-}" ] || return 0
+	if [ ! -e "$KERNELS_PENDING" ]; then
+		local t0=$SECONDS
+		echo "qemu: waiting for the server and debug kernels to build"
+		while [ ! -e "$KERNELS_PENDING" ]; do sleep 2; done
+		echo "qemu: waited $((SECONDS - t0)) s"
+	fi
+	[ "$(cat "$KERNELS_PENDING")" = 0 ]
+}
+
 run() {
 	local name= a prev= first
 	for a in "$@"; do [ "$prev" = --name ] && name=$a; prev=$a; done
 	selected "$name" || return 0
+	if [[ " $* " == *" $BUILD/server/"* || " $* " == *" $BUILD/debug/"* ]] && ! kernels_built; then
+		echo "FAIL $name/run the server or debug kernel did not build (log: $BUILD/build-extra.log)" |
+			tee -a "$out"
+		return
+	fi
 	if [ "$2" = c ]; then
 		first=$(once "$@")
 		if ! grep -q '^FAIL' <<<"$first"; then
@@ -244,51 +263,7 @@ for d in c rs; do
 		--append bench_secs=1 bench
 done
 
-# 8. Arm64 servers: UEFI + ACPI (the IORT-created "arm-smmu-v3" device),
-# the 64K-page server kernel, both drivers as modules picked with
-# modprobe.blacklist=, a virtio disk behind a PCIe root port.
-SRV=(--kernel "$BUILD/server/Image" --uefi --modules "$BUILD/server/modules" --root-port)
-for d in c rs; do
-	run --driver "$d" --name "$d-acpi-dma" "${SRV[@]}" --trace smmuv3_cmdq_opcode \
-		--trace smmuv3_range_inval "${DISKS[@]}" --append domain=DMA dma
-	run --driver "$d" --name "$d-acpi-identity" "${SRV[@]}" "${DISKS[@]}" \
-		--append domain=identity --append iommu.passthrough=1 dma
-	run --driver "$d" --name "$d-acpi-lazy" "${SRV[@]}" "${DISKS[@]}" \
-		--append domain=DMA-FQ --append iommu.strict=0 dma
-done
-same_summary summary-match/acpi c-acpi-dma rs-acpi-dma
-for k in dma identity lazy; do same_groups "groups-match/acpi-$k" "c-acpi-$k" "rs-acpi-$k"; done
-# server-64k: 64K pages, so range invalidations are in 64K units (TG=3)
-# for both drivers, and the same commands as C.
-tgs() {
-	sed -n 's/.*smmuv3_range_inval .*tg=\([0-9]*\).*/\1/p' "$BUILD/qemu-$1.trace" 2>/dev/null |
-		sort | uniq -c | awk '{printf "tg%s=%s ", $2, $1}'
-}
-c_tg=$(tgs c-acpi-dma) rs_tg=$(tgs rs-acpi-dma)
-expect server-64k/tlbi-granule '[[ $rs_tg == tg3=* ]] && ! grep -q "tg[0-2]=" <<<"$rs_tg" && [ "$c_tg" = "$rs_tg" ]' \
-	"range TLBIs by TG (3: 64K): C '$c_tg' Rust '$rs_tg'" c-acpi-dma rs-acpi-dma
-c_inv=$(opcodes c-acpi-dma | grep -vx PREFETCH_CONFIG | sort | uniq -c | paste -sd' ')
-rs_inv=$(opcodes rs-acpi-dma | sort | uniq -c | paste -sd' ')
-expect server-64k/commands-match '[ -n "$rs_inv" ] && [ "$c_inv" = "$rs_inv" ]' "C '$c_inv' Rust '$rs_inv'" \
-	c-acpi-dma rs-acpi-dma
-# The edu device faults at the IOVA it unmapped: a 64K page.
-for d in c rs; do
-	run --driver "$d" --name "$d-server-edu-fault" "${SRV[@]}" "${EDU[@]}" \
-		--file "$BUILD/server/smmu_edu_fault.ko" --append expect_iova=1 edu-fault
-	iova=$(tr -d '\r' 2>/dev/null <"$BUILD/qemu-$d-server-edu-fault.log" |
-		sed -n 's/.*smmu_edu_fault: DMA to unmapped iova \(0x[0-9a-f]*\).*/\1/p' | head -1)
-	expect "server-64k/$d-fault-page" '[ -n "$iova" ] && [ $((iova & 0xffff)) -eq 0 ]' \
-		"faulting IOVA ${iova:-none} is 64K-aligned" "$d-server-edu-fault"
-done
-# Module life: unload while in use, unload once idle, load the other
-# driver; ours behaves as C.
-for d in c rs; do
-	run --driver "$d" --name "$d-module-life" "${SRV[@]}" --disk vda=64 module-life
-done
-modlife() { tr -d '\r' 2>/dev/null <"$BUILD/qemu-$1.log" | sed -n 's/^SMMUTEST MODLIFE //p' | paste -sd';'; }
-same modlife module-life-match c-module-life rs-module-life
-
-# 9. Memory above 4 GiB (6G of RAM; the DT test kernel): the stream table
+# 8. Memory above 4 GiB (6G of RAM; the DT test kernel): the stream table
 # (and the queues) land above 4 GiB, translated DMA works, coherent or not.
 "$REPO/tools/testing/arm-smmu-v3-rs/make-dtb.sh" noncoherent "$dtbs/noncoherent-6g.dtb" virt 6G ||
 	echo "FAIL dtb/noncoherent-6g cannot make the device tree" | tee -a "$out"
@@ -308,7 +283,7 @@ for d in c rs; do
 	done
 done
 
-# 10. Shutdown, kexec and kdump (the DT test kernel into itself).
+# 9. Shutdown, kexec and kdump (the DT test kernel into itself).
 # cr0 NAME: the values written to CR0, in order.
 cr0() { sed -n 's/.*smmuv3_write_mmio addr: 0x20 val:\(0x[0-9a-f]*\) .*/\1/p' "$BUILD/qemu-$1.trace" 2>/dev/null | paste -sd' '; }
 # last_enable CR0S: the last value written with SMMUEN set.
@@ -333,7 +308,7 @@ for d in c rs; do
 		"crash kernel's enable: CR0 ${last:-none} (all writes: $w)" "$d-kdump"
 done
 
-# 10b. Live update (KHO, kho=on in both kernels): edu keeps DMAing through
+# 9b. Live update (KHO, kho=on in both kernels): edu keeps DMAing through
 # its mapping across a kexec into the same kernel (guest scenario lu.sh),
 # at stage 1 and stage 2, then gets a new domain (the preserved tables are
 # freed); C is the negative control. The disk is not preserved.
@@ -397,7 +372,7 @@ if selected c-lu-edu; then
 	echo "INFO lu c-lu-edu: CR0 writes $w; STRTAB_BASE writes $(mmio c-lu-edu 0x80)"
 fi
 
-# 11. Firmware the drivers refuse, as C does.
+# 10. Firmware the drivers refuse, as C does.
 for v in iommu-cells-2 sid-alias; do
 	"$REPO/tools/testing/arm-smmu-v3-rs/make-dtb.sh" "$v" "$dtbs/$v.dtb" ||
 		echo "FAIL dtb/$v cannot make the device tree" | tee -a "$out"
@@ -426,7 +401,7 @@ for v in irq-names-wrong irq-names-partial irq-bad-spec sid-beyond pcie-coherent
 	same fwout "firmware-match/$v" "c-fw-$v" "rs-fw-$v"
 done
 
-# 12. PCIe ATS. QEMU's SMMU has no ATS (IDR0.ATS=0, ATC invalidations are
+# 11. PCIe ATS. QEMU's SMMU has no ATS (IDR0.ATS=0, ATC invalidations are
 # unhandled no-ops) and its PCIe host does not say it forwards ATS: the runs
 # use a device tree with `ats-supported`, a virtio disk with an ATS
 # capability behind a root port, and the test-only ats_test_force. They
@@ -505,6 +480,50 @@ read -r tl at pr tail <<<"$(batches rs-ats-broken)"
 expect ats/broken-stops-atc '[ "${at:-0}" -gt 100 ] && [ "${tail:-0}" -ge 100 ]' \
 	"$at ATC_INV batches (100 answered, then timed out until marked broken), then none in the last $tail of $tl TLBI batches" \
 	rs-ats-broken
+
+# 12. Arm64 servers: UEFI + ACPI (the IORT-created "arm-smmu-v3" device),
+# the 64K-page server kernel, both drivers as modules picked with
+# modprobe.blacklist=, a virtio disk behind a PCIe root port.
+SRV=(--kernel "$BUILD/server/Image" --uefi --modules "$BUILD/server/modules" --root-port)
+for d in c rs; do
+	run --driver "$d" --name "$d-acpi-dma" "${SRV[@]}" --trace smmuv3_cmdq_opcode \
+		--trace smmuv3_range_inval "${DISKS[@]}" --append domain=DMA dma
+	run --driver "$d" --name "$d-acpi-identity" "${SRV[@]}" "${DISKS[@]}" \
+		--append domain=identity --append iommu.passthrough=1 dma
+	run --driver "$d" --name "$d-acpi-lazy" "${SRV[@]}" "${DISKS[@]}" \
+		--append domain=DMA-FQ --append iommu.strict=0 dma
+done
+same_summary summary-match/acpi c-acpi-dma rs-acpi-dma
+for k in dma identity lazy; do same_groups "groups-match/acpi-$k" "c-acpi-$k" "rs-acpi-$k"; done
+# server-64k: 64K pages, so range invalidations are in 64K units (TG=3)
+# for both drivers, and the same commands as C.
+tgs() {
+	sed -n 's/.*smmuv3_range_inval .*tg=\([0-9]*\).*/\1/p' "$BUILD/qemu-$1.trace" 2>/dev/null |
+		sort | uniq -c | awk '{printf "tg%s=%s ", $2, $1}'
+}
+c_tg=$(tgs c-acpi-dma) rs_tg=$(tgs rs-acpi-dma)
+expect server-64k/tlbi-granule '[[ $rs_tg == tg3=* ]] && ! grep -q "tg[0-2]=" <<<"$rs_tg" && [ "$c_tg" = "$rs_tg" ]' \
+	"range TLBIs by TG (3: 64K): C '$c_tg' Rust '$rs_tg'" c-acpi-dma rs-acpi-dma
+c_inv=$(opcodes c-acpi-dma | grep -vx PREFETCH_CONFIG | sort | uniq -c | paste -sd' ')
+rs_inv=$(opcodes rs-acpi-dma | sort | uniq -c | paste -sd' ')
+expect server-64k/commands-match '[ -n "$rs_inv" ] && [ "$c_inv" = "$rs_inv" ]' "C '$c_inv' Rust '$rs_inv'" \
+	c-acpi-dma rs-acpi-dma
+# The edu device faults at the IOVA it unmapped: a 64K page.
+for d in c rs; do
+	run --driver "$d" --name "$d-server-edu-fault" "${SRV[@]}" "${EDU[@]}" \
+		--file "$BUILD/server/smmu_edu_fault.ko" --append expect_iova=1 edu-fault
+	iova=$(tr -d '\r' 2>/dev/null <"$BUILD/qemu-$d-server-edu-fault.log" |
+		sed -n 's/.*smmu_edu_fault: DMA to unmapped iova \(0x[0-9a-f]*\).*/\1/p' | head -1)
+	expect "server-64k/$d-fault-page" '[ -n "$iova" ] && [ $((iova & 0xffff)) -eq 0 ]' \
+		"faulting IOVA ${iova:-none} is 64K-aligned" "$d-server-edu-fault"
+done
+# Module life: unload while in use, unload once idle, load the other
+# driver; ours behaves as C.
+for d in c rs; do
+	run --driver "$d" --name "$d-module-life" "${SRV[@]}" --disk vda=64 module-life
+done
+modlife() { tr -d '\r' 2>/dev/null <"$BUILD/qemu-$1.log" | sed -n 's/^SMMUTEST MODLIFE //p' | paste -sd';'; }
+same modlife module-life-match c-module-life rs-module-life
 
 # 13. The debug kernel (lockdep, KASAN, kmemleak, DMA-API debugging, fault
 # injection): every driver path under the kernel's checkers, both drivers,
