@@ -710,7 +710,8 @@ impl<M: QueueMem> Cmdq<M> {
     /// (`_irq`) while it is held, as in C's
     /// `arm_smmu_cmdq_exclusive_trylock_irqsave()`: CPUs taking it shared
     /// spin with interrupts off and no timeout, so a holder preempted or
-    /// interrupted into such a spinner would never run again.
+    /// interrupted into such a spinner would never run again (the model
+    /// checker's `IrqsOnInExclusive`).
     fn refresh_cons(
         &self,
         regs: &impl CmdqRegs,

@@ -165,6 +165,10 @@ enum Bug {
     /// Interrupts are on again once the entries are published, while the
     /// CMD_SYNC's waiter polls holding the lock shared.
     IrqsOnInSyncWait,
+    /// Interrupts are on while the lock is held exclusively to refresh
+    /// CONS (stop 21's hang: C takes it with
+    /// `arm_smmu_cmdq_exclusive_trylock_irqsave()`).
+    IrqsOnInExclusive,
 }
 
 struct Checker {
@@ -226,6 +230,7 @@ impl Checker {
             Pc::SyncPoll | Pc::SharedTryUnlock { .. } | Pc::LastOut { .. } => {
                 self.bug == Bug::IrqsOnInSyncWait
             }
+            Pc::NotFullUpdate => self.bug == Bug::IrqsOnInExclusive,
             _ => false,
         }
     }
@@ -596,7 +601,6 @@ fn an_interrupt_handler_inserts_wherever_interrupts_are_on() {
 /// The checker is not vacuous: each mistake is found.
 #[test]
 fn each_deliberate_mistake_is_found() {
-    let q = Queue::new(2).unwrap();
     for (bug, reqs, want) in [
         (
             Bug::NoValidPoll,
@@ -615,22 +619,36 @@ fn each_deliberate_mistake_is_found() {
         // back by the shared lock of the waiter it interrupted.
         (Bug::IrqsOnInSyncWait, [r(2, true), r(1, true)], "stuck"),
     ] {
-        let irq_of = (bug == Bug::IrqsOnInSyncWait).then_some(0);
-        let r =
-            std::panic::catch_unwind(|| check_irq_from(q, 0..2 * q.entries(), &reqs, irq_of, bug));
-        let msg = match r {
-            Ok(_) => panic!("{bug:?} was not found"),
-            Err(e) => e
-                .downcast_ref::<std::string::String>()
-                .cloned()
-                .unwrap_or_default(),
-        };
-        assert!(
-            msg.contains(want),
-            "{bug:?}: found, but as: {}",
-            msg.lines().next().unwrap_or("")
-        );
+        found(bug, &reqs, want);
     }
+    // The handler needs the lock shared, or room, while the CPU it
+    // interrupted holds the lock exclusively.
+    found(
+        Bug::IrqsOnInExclusive,
+        &[r(1, true), r(3, false), r(0, true)],
+        "stuck",
+    );
+}
+
+/// Checks `reqs` with `bug` (the last request an interrupt handler of the
+/// first producer's CPU for the interrupt mistakes); `bug` must be found,
+/// with a message containing `want`.
+fn found(bug: Bug, reqs: &[Req], want: &str) {
+    let q = Queue::new(2).unwrap();
+    let irq_of = matches!(bug, Bug::IrqsOnInSyncWait | Bug::IrqsOnInExclusive).then_some(0);
+    let r = std::panic::catch_unwind(|| check_irq_from(q, 0..2 * q.entries(), reqs, irq_of, bug));
+    let msg = match r {
+        Ok(_) => panic!("{bug:?} was not found"),
+        Err(e) => e
+            .downcast_ref::<std::string::String>()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    assert!(
+        msg.contains(want),
+        "{bug:?}: found, but as: {}",
+        msg.lines().next().unwrap_or("")
+    );
 }
 
 #[test]
