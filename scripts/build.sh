@@ -9,15 +9,15 @@
 # build/debug/Image.
 # Incremental: the objects live in the cache.
 #
-# usage: build.sh [all|test|extra]: everything (the default); only the
-# test kernel, the external module and the tools; only the server and
-# debug kernels, after a `build.sh test` (make test builds those two in
+# usage: build.sh [all|test|server|debug]: everything (the default); only
+# the test kernel, the external module and the tools; only the server or
+# the debug kernel, after a `build.sh test` (make test builds those two in
 # the background while the test kernel's runs go on).
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
 part=${1:-all}
-case "$part" in all | test | extra) ;; *) die "usage: build.sh [all|test|extra]" ;; esac
+case "$part" in all | test | server | debug) ;; *) die "usage: build.sh [all|test|server|debug]" ;; esac
 edu=$REPO/tools/testing/arm-smmu-v3-rs/edu
 
 # The test kernel, the driver as an external module, the guest tools.
@@ -60,8 +60,7 @@ build_test() {
 	echo "build: $BUILD/Image, $BUILD/arm_smmu_v3_rs.ko, $BUILD/smmu_edu_fault.ko, $BUILD/smmu_lu_edu.ko, $BUILD/dma_map_benchmark, $BUILD/kexec_file, $BUILD/fail_nth_write"
 }
 
-# The server and debug kernels, each with the edu module built for it.
-build_extra() {
+build_server() {
 	# The server kernel: UEFI + ACPI, 64K pages, both drivers as modules, and
 	# the edu test module built for it.
 	bash "$REPO/scripts/build-kernel.sh" server "$REPO/tools/testing/arm-smmu-v3-rs/server.config"
@@ -70,7 +69,9 @@ build_extra() {
 		>"$BUILD/server/edu.log" 2>&1 ||
 		{ cat "$BUILD/server/edu.log"; die "edu test module build for the server kernel failed"; }
 	cp "$CACHE/edu-server/smmu_edu_fault.ko" "$BUILD/server/"
+}
 
+build_debug() {
 	# The debug kernel: the test kernel with lockdep, KASAN, kmemleak, DMA-API
 	# debugging and fault injection; the edu module built for it.
 	kconf=$REPO/tools/testing/arm-smmu-v3-rs
@@ -83,5 +84,7 @@ build_extra() {
 }
 
 # Not `A || f`: set -e does not apply inside a function called there.
-if [ "$part" != extra ]; then build_test; fi
-if [ "$part" != test ]; then build_extra; fi
+case "$part" in
+all) build_test; build_server; build_debug ;;
+*) "build_$part" ;;
+esac

@@ -48,3 +48,39 @@ one_check() {
 		return 1
 	fi
 }
+
+# Layers that run in the background while others go on (make test: the
+# server and debug kernels and the distribution module build while the
+# test kernel's QEMU runs leave a CPU idle). Each job's output goes to
+# $BG_JOBS/JOB.log and, once it ended, its exit status to
+# $BG_JOBS/JOB.status, which qemu-test.sh waits for (bg_ready).
+
+# bg_run JOB COMMAND...: runs COMMAND (in the foreground of the caller,
+# itself in the background) for job JOB.
+bg_run() {
+	local job=$1
+	shift
+	"$@" >"$BG_JOBS/$job.log" 2>&1
+	echo $? >"$BG_JOBS/$job.status.tmp"
+	mv "$BG_JOBS/$job.status.tmp" "$BG_JOBS/$job.status"
+}
+
+# bg_ready JOB: waits for job JOB if make test runs it in the background
+# (BG_JOBS set); whether it succeeded. True without BG_JOBS.
+bg_ready() {
+	[ -n "${BG_JOBS:-}" ] || return 0
+	local status=$BG_JOBS/$1.status t0=$SECONDS
+	if [ ! -e "$status" ]; then
+		echo "waiting for the background job $1 ($BG_JOBS/$1.log)"
+		while [ ! -e "$status" ]; do sleep 2; done
+		echo "waited $((SECONDS - t0)) s for $1"
+	fi
+	[ "$(cat "$status")" = 0 ]
+}
+
+# bg_layer NAME JOB: waits for job JOB, then counts its output as layer
+# NAME.
+bg_layer() {
+	bg_ready "$2"
+	layer "$1" bash -c 'cat "$1"; exit "$(cat "$2")"' _ "$BG_JOBS/$2.log" "$BG_JOBS/$2.status"
+}

@@ -6,6 +6,7 @@
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 . "$REPO/scripts/lib-log.sh"
+. "$REPO/scripts/lib-test.sh"
 RUN=$REPO/tools/testing/arm-smmu-v3-rs/qemu-run.sh
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -39,29 +40,19 @@ once() {
 # first failure is reported as INFO: QEMU's TCG has rare hangs (an NVMe
 # admin command timing out in probe, once in about a hundred boots) that
 # say nothing about the driver under test. Rust runs are never retried.
-# kernels_built: the server and debug kernels are there. Under make test
-# they build in the background (KERNELS_PENDING names the file their
-# build's exit status goes to): wait for it.
-kernels_built() {
-	[ -n "${KERNELS_PENDING:-}" ] || return 0
-	if [ ! -e "$KERNELS_PENDING" ]; then
-		local t0=$SECONDS
-		echo "qemu: waiting for the server and debug kernels to build"
-		while [ ! -e "$KERNELS_PENDING" ]; do sleep 2; done
-		echo "qemu: waited $((SECONDS - t0)) s"
-	fi
-	[ "$(cat "$KERNELS_PENDING")" = 0 ]
-}
-
 run() {
-	local name= a prev= first
+	local name= a prev= first job
 	for a in "$@"; do [ "$prev" = --name ] && name=$a; prev=$a; done
 	selected "$name" || return 0
-	if [[ " $* " == *" $BUILD/server/"* || " $* " == *" $BUILD/debug/"* ]] && ! kernels_built; then
-		echo "FAIL $name/run the server or debug kernel did not build (log: $BUILD/build-extra.log)" |
-			tee -a "$out"
-		return
-	fi
+	# Under make test, the other kernels and the distribution module
+	# build in the background (lib-test.sh): wait for what this run uses.
+	for job in server debug distro; do
+		[[ " $* " == *" $BUILD/$job/"* ]] || continue
+		if ! bg_ready "$job"; then
+			echo "FAIL $name/run needs the $job build, which failed (log: $BG_JOBS/$job.log)" | tee -a "$out"
+			return
+		fi
+	done
 	if [ "$2" = c ]; then
 		first=$(once "$@")
 		if ! grep -q '^FAIL' <<<"$first"; then
@@ -481,7 +472,49 @@ expect ats/broken-stops-atc '[ "${at:-0}" -gt 100 ] && [ "${tail:-0}" -ge 100 ]'
 	"$at ATC_INV batches (100 answered, then timed out until marked broken), then none in the last $tail of $tl TLBI batches" \
 	rs-ats-broken
 
-# 12. Arm64 servers: UEFI + ACPI (the IORT-created "arm-smmu-v3" device),
+# 12. The debug kernel (lockdep, KASAN, kmemleak, DMA-API debugging, fault
+# injection): every driver path under the kernel's checkers, both drivers,
+# a kmemleak scan at the end of each boot. 7.3.4 has a lockdep cycle of its
+# own between cpu_hotplug_lock, the IOMMU group mutex and the MSI domain
+# mutexes, reached by virtio-pci devices behind an IOMMU with either driver
+# (lockdep then turns itself off): these boots have NVMe disks and no NIC.
+# RCU's stall warning waits 60 s, not 21: KASAN under TCG is some fifty
+# times slower than hardware, and a vCPU thread this machine's hypervisor
+# preempts for seconds (CI has seen 6.5 s) leaves a kmemleak scan, say,
+# looking stalled. A CPU stuck for good is still reported.
+DBG=(--kernel "$BUILD/debug/Image" --mem 512M --timeout 600 --qemu -nic --qemu none --append kmemleak=1
+	--append rcupdate.rcu_cpu_stall_timeout=60)
+# 32 MiB disks: KASAN and DMA-API debugging make every I/O costly.
+DBG_DISKS=(--disk nvme0=32 --disk nvme1=32)
+for d in c rs; do
+	# DMA domains with parallel I/O on 4 CPUs, a fault, and moves through
+	# identity and DMA-FQ domains.
+	run --driver "$d" --name "$d-debug-dma" "${DBG[@]}" --smp 4 "${EDU[@]}" \
+		--file "$BUILD/debug/smmu_edu_fault.ko" "${DBG_DISKS[@]}" --append domain=DMA \
+		--append parallel=1 --append expect_iova=1 --append switch_disk=nvme0n1 \
+		--append parts=switch,edu-fault,dma multi
+done
+# Ours only (the C reference above already showed no finding of C's own,
+# and these boots are the slowest): a stage-2-only SMMU that does not snoop
+# caches, one disk (every page-table update is a checked DMA API sync);
+# the KUnit suites under the checkers, then fault injection over the
+# attach path and during DMA; command-queue stress with 8 entries.
+# Live update on the debug kernel: adoption and release under lockdep and
+# KASAN, and kmemleak once the preserved tables are freed.
+# KASAN's shadow is allocated early, from KHO's scratch: sized here.
+run --driver rs --name rs-debug-lu "${DBG[@]}" --mem 1G --append kho_scratch=384M,0,64M --kexec --file "$BUILD/kexec_file" \
+	--file "$BUILD/debug/smmu_lu_edu.ko" "${EDU[@]}" --disk nvme0=32 --append kho=on \
+	--append disks=nvme0n1 --append lu_driver=rs --append lu_release=1 --append kmemleak=1 \
+	--trace smmuv3_write_mmio lu
+lu_checks rs-debug-lu
+run --driver rs --name rs-debug-s2-noncoherent "${DBG[@]}" "${S2[@]}" \
+	--dtb "$dtbs/noncoherent-s2.dtb" --disk nvme0=32 --append domain=DMA --append parts=dma multi
+run --driver rs --name rs-debug-faults "${DBG[@]}" --file "$BUILD/fail_nth_write" "${DBG_DISKS[@]}" \
+	--append kunit.enable=1 --append switch_disk=nvme0n1 --append parts=kunit,fault-sweep,fault-io multi
+run --driver rs --name rs-debug-stress "${DBG[@]}" --smp 4 "${EDU[@]}" "${DBG_DISKS[@]}" \
+	--append arm_smmu_v3_rs.cmdq_shift_max=3 --append stress_secs=15 --append parts=stress multi
+
+# 13. Arm64 servers: UEFI + ACPI (the IORT-created "arm-smmu-v3" device),
 # the 64K-page server kernel, both drivers as modules picked with
 # modprobe.blacklist=, a virtio disk behind a PCIe root port.
 SRV=(--kernel "$BUILD/server/Image" --uefi --modules "$BUILD/server/modules" --root-port)
@@ -524,48 +557,6 @@ for d in c rs; do
 done
 modlife() { tr -d '\r' 2>/dev/null <"$BUILD/qemu-$1.log" | sed -n 's/^SMMUTEST MODLIFE //p' | paste -sd';'; }
 same modlife module-life-match c-module-life rs-module-life
-
-# 13. The debug kernel (lockdep, KASAN, kmemleak, DMA-API debugging, fault
-# injection): every driver path under the kernel's checkers, both drivers,
-# a kmemleak scan at the end of each boot. 7.3.4 has a lockdep cycle of its
-# own between cpu_hotplug_lock, the IOMMU group mutex and the MSI domain
-# mutexes, reached by virtio-pci devices behind an IOMMU with either driver
-# (lockdep then turns itself off): these boots have NVMe disks and no NIC.
-# RCU's stall warning waits 60 s, not 21: KASAN under TCG is some fifty
-# times slower than hardware, and a vCPU thread this machine's hypervisor
-# preempts for seconds (CI has seen 6.5 s) leaves a kmemleak scan, say,
-# looking stalled. A CPU stuck for good is still reported.
-DBG=(--kernel "$BUILD/debug/Image" --mem 512M --timeout 600 --qemu -nic --qemu none --append kmemleak=1
-	--append rcupdate.rcu_cpu_stall_timeout=60)
-# 32 MiB disks: KASAN and DMA-API debugging make every I/O costly.
-DBG_DISKS=(--disk nvme0=32 --disk nvme1=32)
-for d in c rs; do
-	# DMA domains with parallel I/O on 4 CPUs, a fault, and moves through
-	# identity and DMA-FQ domains.
-	run --driver "$d" --name "$d-debug-dma" "${DBG[@]}" --smp 4 "${EDU[@]}" \
-		--file "$BUILD/debug/smmu_edu_fault.ko" "${DBG_DISKS[@]}" --append domain=DMA \
-		--append parallel=1 --append expect_iova=1 --append switch_disk=nvme0n1 \
-		--append parts=switch,edu-fault,dma multi
-done
-# Ours only (the C reference above already showed no finding of C's own,
-# and these boots are the slowest): a stage-2-only SMMU that does not snoop
-# caches, one disk (every page-table update is a checked DMA API sync);
-# the KUnit suites under the checkers, then fault injection over the
-# attach path and during DMA; command-queue stress with 8 entries.
-# Live update on the debug kernel: adoption and release under lockdep and
-# KASAN, and kmemleak once the preserved tables are freed.
-# KASAN's shadow is allocated early, from KHO's scratch: sized here.
-run --driver rs --name rs-debug-lu "${DBG[@]}" --mem 1G --append kho_scratch=384M,0,64M --kexec --file "$BUILD/kexec_file" \
-	--file "$BUILD/debug/smmu_lu_edu.ko" "${EDU[@]}" --disk nvme0=32 --append kho=on \
-	--append disks=nvme0n1 --append lu_driver=rs --append lu_release=1 --append kmemleak=1 \
-	--trace smmuv3_write_mmio lu
-lu_checks rs-debug-lu
-run --driver rs --name rs-debug-s2-noncoherent "${DBG[@]}" "${S2[@]}" \
-	--dtb "$dtbs/noncoherent-s2.dtb" --disk nvme0=32 --append domain=DMA --append parts=dma multi
-run --driver rs --name rs-debug-faults "${DBG[@]}" --file "$BUILD/fail_nth_write" "${DBG_DISKS[@]}" \
-	--append kunit.enable=1 --append switch_disk=nvme0n1 --append parts=kunit,fault-sweep,fault-io multi
-run --driver rs --name rs-debug-stress "${DBG[@]}" --smp 4 "${EDU[@]}" "${DBG_DISKS[@]}" \
-	--append arm_smmu_v3_rs.cmdq_shift_max=3 --append stress_secs=15 --append parts=stress multi
 
 # 14. Debian's own arm64 kernel (scripts/distro.sh): its vmlinuz booted by
 # UEFI, unmodified, with its C driver built in; ours is the out-of-tree

@@ -28,36 +28,31 @@ layer patches one_check patches patches bash "$REPO/scripts/patches.sh"
 
 echo "== build"
 if bash "$REPO/scripts/build.sh" test; then
-	# The server and debug kernels build in the background: the test
-	# kernel's runs leave about one of two CPUs idle. qemu-test.sh runs
-	# those kernels' boots last, once this status file says how the
-	# build ended (KERNELS_PENDING).
-	export KERNELS_PENDING=$BUILD/build-extra.status
-	rm -f "$KERNELS_PENDING"
-	echo "build: the server and debug kernels in the background (log: $BUILD/build-extra.log)"
+	# The debug and server kernels and the module for Debian's stock
+	# kernel build in the background, in the order the QEMU runs need
+	# them (the debug kernel's runs are the longest), while KUnit and the test kernel's runs go on (those leave
+	# about one of the two CPUs idle). qemu-test.sh runs the other
+	# kernels' boots last, each waiting for its build (bg_ready).
+	export BG_JOBS=$BUILD/bg
+	rm -rf "$BG_JOBS"
+	mkdir -p "$BG_JOBS"
+	echo "build: the server and debug kernels and the distribution module in the background ($BG_JOBS)"
 	(
-		bash "$REPO/scripts/build.sh" extra >"$BUILD/build-extra.log" 2>&1
-		echo $? >"$KERNELS_PENDING.tmp"
-		mv "$KERNELS_PENDING.tmp" "$KERNELS_PENDING"
+		bg_run debug one_check debug-kernel build/debug-kernel bash "$REPO/scripts/build.sh" debug
+		bg_run server one_check server-kernel build/server-kernel bash "$REPO/scripts/build.sh" server
+		# The distro-* QEMU runs fail too if this does.
+		bg_run distro one_check distro distro/build bash "$REPO/scripts/distro.sh"
 	) &
-	extra=$!
+	jobs_pid=$!
 	echo "== KUnit"
 	layer kunit bash "$REPO/scripts/kunit.sh"
-	echo "== the module for Debian's stock kernel"
-	# The distro-* QEMU runs fail too if this does.
-	layer distro one_check distro distro/build bash "$REPO/scripts/distro.sh"
 	echo "== QEMU"
 	layer qemu bash "$REPO/scripts/qemu-test.sh"
-	wait "$extra"
-	echo "== the server and debug kernels"
-	if [ "$(cat "$KERNELS_PENDING" 2>/dev/null)" = 0 ]; then
-		echo "PASS build/extra $(tail -1 "$BUILD/build-extra.log")"
-		passed=$((passed + 1))
-	else
-		echo "FAIL build/extra the server or debug kernel did not build (log: $BUILD/build-extra.log)"
-		tail -20 "$BUILD/build-extra.log"
-		failed=$((failed + 1))
-	fi
+	wait "$jobs_pid"
+	echo "== built in the background: the server and debug kernels, the module for Debian's stock kernel"
+	bg_layer debug-kernel debug
+	bg_layer server-kernel server
+	bg_layer distro distro
 else
 	echo "FAIL build (KUnit and QEMU runs skipped)"
 	failed=$((failed + 1))
