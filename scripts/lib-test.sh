@@ -66,21 +66,22 @@ bg_run() {
 }
 
 # bg_ready JOB: waits for job JOB if make test runs it in the background
-# (BG_JOBS set); whether it succeeded. True without BG_JOBS.
+# (BG_JOBS set; $BG_JOBS/pid is the process running the jobs), but not
+# once that process is gone; whether the job succeeded. True without
+# BG_JOBS.
 bg_ready() {
 	[ -n "${BG_JOBS:-}" ] || return 0
 	local status=$BG_JOBS/$1.status t0=$SECONDS
 	if [ ! -e "$status" ]; then
 		echo "waiting for the background job $1 ($BG_JOBS/$1.log)"
-		while [ ! -e "$status" ]; do sleep 2; done
+		while [ ! -e "$status" ] && kill -0 "$(cat "$BG_JOBS/pid")" 2>/dev/null; do sleep 2; done
 		echo "waited $((SECONDS - t0)) s for $1"
 	fi
-	[ "$(cat "$status")" = 0 ]
+	[ "$(cat "$status" 2>/dev/null)" = 0 ]
 }
 
-# bg_layer NAME JOB: waits for job JOB, then counts its output as layer
-# NAME.
+# bg_layer NAME JOB: counts job JOB's output, once the jobs are done, as
+# layer NAME (a job that never ended prints no counts: a FAIL).
 bg_layer() {
-	bg_ready "$2"
 	layer "$1" bash -c 'cat "$1"; exit "$(cat "$2")"' _ "$BG_JOBS/$2.log" "$BG_JOBS/$2.status"
 }

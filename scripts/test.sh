@@ -30,13 +30,13 @@ echo "== build"
 if bash "$REPO/scripts/build.sh" test; then
 	# The debug and server kernels and the module for Debian's stock
 	# kernel build in the background, in the order the QEMU runs need
-	# them (the debug kernel's runs are the longest), while KUnit and the test kernel's runs go on (those leave
+	# them, while KUnit and the test kernel's runs go on (those leave
 	# about one of the two CPUs idle). qemu-test.sh runs the other
 	# kernels' boots last, each waiting for its build (bg_ready).
 	export BG_JOBS=$BUILD/bg
 	rm -rf "$BG_JOBS"
 	mkdir -p "$BG_JOBS"
-	echo "build: the server and debug kernels and the distribution module in the background ($BG_JOBS)"
+	echo "build: the debug and server kernels and the distribution module in the background ($BG_JOBS)"
 	(
 		bg_run debug one_check debug-kernel build/debug-kernel bash "$REPO/scripts/build.sh" debug
 		bg_run server one_check server-kernel build/server-kernel bash "$REPO/scripts/build.sh" server
@@ -44,12 +44,13 @@ if bash "$REPO/scripts/build.sh" test; then
 		bg_run distro one_check distro distro/build bash "$REPO/scripts/distro.sh"
 	) &
 	jobs_pid=$!
+	echo "$jobs_pid" >"$BG_JOBS/pid"
 	echo "== KUnit"
 	layer kunit bash "$REPO/scripts/kunit.sh"
 	echo "== QEMU"
 	layer qemu bash "$REPO/scripts/qemu-test.sh"
 	wait "$jobs_pid"
-	echo "== built in the background: the server and debug kernels, the module for Debian's stock kernel"
+	echo "== built in the background: the debug and server kernels, the module for Debian's stock kernel"
 	bg_layer debug-kernel debug
 	bg_layer server-kernel server
 	bg_layer distro distro
