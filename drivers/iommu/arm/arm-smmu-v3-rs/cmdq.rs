@@ -647,23 +647,23 @@ impl<M: QueueMem> Cmdq<M> {
     /// holder's unlock (which stores 0), so the retry is a
     /// compare-and-swap.
     fn shared_lock<'a>(&self, _irq: &'a LocalInterruptDisabled) -> SharedHold<'a> {
-        if self.lock.fetch_add(1, Acquire) < 0 {
-            let mut v = self.lock.load(Relaxed);
-            loop {
-                if v >= 0 {
-                    match self.lock.cmpxchg(v, v + 1, Acquire) {
-                        Ok(_) => break,
-                        Err(now) => {
-                            v = now;
-                            continue;
-                        }
+        if self.lock.fetch_add(1, Acquire) >= 0 {
+            return SharedHold(PhantomData);
+        }
+        let mut v = self.lock.load(Relaxed);
+        loop {
+            if v >= 0 {
+                match self.lock.cmpxchg(v, v + 1, Acquire) {
+                    Ok(_) => return SharedHold(PhantomData),
+                    Err(now) => {
+                        v = now;
+                        continue;
                     }
                 }
-                spin_until(|| self.lock.load(Relaxed) >= 0);
-                v = self.lock.load(Relaxed);
             }
+            spin_until(|| self.lock.load(Relaxed) >= 0);
+            v = self.lock.load(Relaxed);
         }
-        SharedHold(PhantomData)
     }
 
     /// Releases the lock shared (`arm_smmu_cmdq_shared_tryunlock()`): the
@@ -1453,9 +1453,10 @@ mod tests {
             stall(20);
             sim.cmdq
                 .complete(&regs, second, &[tlbi(2).encode()], &irq2)?;
-            drop(irq2);
-            drop(irq);
         }
+        // Interrupts on again before sleeping: `complete()` only borrows
+        // the guard `claim()` returned.
+        drop(irq);
         wait_for(&done, 1);
         assert_eq!(failed.load(Relaxed), 0);
         let hw = sim.hw.lock();
