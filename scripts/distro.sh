@@ -30,6 +30,13 @@ rm -rf "$SRC"; mkdir -p "$SRC/$DRV" "$SRC/drivers/iommu" "$OUT"
 cp -a "$REPO/$DRV/." "$SRC/$DRV/"
 cp -a "$REPO/rust" "$SRC/rust"
 cp "$PRISTINE/drivers/iommu/iommu-pages.h" "$PRISTINE/drivers/iommu/dma-iommu.h" "$SRC/drivers/iommu/"
+# The overlay changes one file of the kernel crate itself, the io-pgtable
+# abstraction (its TLB parameter): the tree ships that file, changed by the
+# overlay's hunk, in place of the stock crate's module.
+pg=rust/kernel/iommu/pgtable.rs
+cp "$PRISTINE/$pg" "$SRC/$pg"
+awk -v f="$pg" 'FNR == 1 { on = 0 } /^--- a\// { on = ($0 == "--- a/" f) } on' "$REPO"/scripts/overlay/*.patch |
+	patch -s -p1 --no-backup-if-mismatch -d "$SRC" || die "distro: the overlay's $pg does not apply"
 sed "s/@VERSION@/$VER/" "$REPO/$DRV/distro/dkms.conf" >"$SRC/dkms.conf"
 cp "$REPO/$DRV/distro/Kbuild" "$SRC/$DRV/Kbuild"
 cat >"$SRC/Kbuild" <<'EOK'

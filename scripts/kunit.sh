@@ -30,7 +30,10 @@ python3 "$kunit_py" exec --build_dir "$KBUILD" \
 	--qemu_config "$REPO/tools/testing/arm-smmu-v3-rs/qemu_smmuv3.py" \
 	--timeout 300 --json="$json" >"$log" 2>&1
 rc=$?
-ours=$(cd "$REPO" && find rust/kernel -name '*.rs' | sed 's|^rust/kernel/||; s|[/.]|_|g' | paste -sd' ')
+# This repo's rust/ files, and the kernel's io-pgtable abstraction, which
+# its overlay rewrites (scripts/overlay/0006-*).
+ours=$(cd "$REPO" && { find rust/kernel -name '*.rs'; echo rust/kernel/iommu/pgtable.rs; } |
+	sed 's|^rust/kernel/||; s|[/.]|_|g' | paste -sd' ')
 python3 - "$json" "$log" "$rc" "$suites" "$ours" <<'PY'
 import json, re, sys
 path, log, rc, listing, ours = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5].split()

@@ -42,10 +42,14 @@ embedding struct iommu_domain, and access to the fwspec (stream IDs).
 
 An IOMMU driver such as the SMMUv3 must invalidate its TLBs and walk caches
 when io-pgtable frees a table, and gather leaf invalidations while it
-unmaps. Add kernel::iommu::pgtable_tlb, io-pgtables whose iommu_flush_ops
-call a driver object owned by the table, and kernel::iommu::gather, a
-wrapper of struct iommu_iotlb_gather, both used by the paging domain ops
-of kernel::iommu::domain. Expose the IO_PGTABLE_QUIRK_* constants to Rust,
+unmaps; IoPageTable gives io-pgtable no-op callbacks, which is right only
+for a GPU whose firmware invalidates by range. Give IoPageTable a second
+type parameter, its TLB operations (FlushOps, NoFlush by default, so that
+IoPageTable::new and its users are unchanged): with_flush_ops() pins a
+driver object in the table and hands it to io-pgtable as the cookie of
+iommu_flush_ops that call it. Add kernel::iommu::gather, a wrapper of
+struct iommu_iotlb_gather, used with it by the paging domain ops of
+kernel::iommu::domain. Expose the IO_PGTABLE_QUIRK_* constants to Rust,
 and let the kernel crate wrap raw GFP flags received from C.
 
 On ACPI systems the IORT creates a platform device for each SMMU and

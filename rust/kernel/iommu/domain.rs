@@ -11,7 +11,7 @@
 //! A paging domain also implements the mapping ops of [`DomainOps`]
 //! (`map_pages`, `unmap_pages`, `iova_to_phys`, and usually `iotlb_sync` and
 //! `flush_iotlb_all`), typically on top of an
-//! [`IoPgTable`](crate::iommu::pgtable_tlb::IoPgTable), and records its page
+//! [`IoPageTable`](crate::iommu::pgtable::IoPageTable), and records its page
 //! sizes and aperture with [`Domain::set_paging`] before it is handed to the
 //! core: the IOMMU core and the DMA API then translate DMA through it. The
 //! domain is freed (its Rust object dropped) by the core's `free` op, after
@@ -60,8 +60,7 @@ use pin_init::stack_pin_init;
 ///         fwspec::Fwspec,
 ///         gather::IotlbGather,
 ///         ops::IommuOps,
-///         pgtable::Config,
-///         pgtable_tlb::{IoPgTable, IoPgtableTlb, ARM64LPAES2},
+///         pgtable::{Config, FlushOps, IoPageTable, ARM64LPAES2},
 ///     },
 ///     prelude::*,
 /// };
@@ -88,8 +87,7 @@ use pin_init::stack_pin_init;
 /// }
 ///
 /// // SAFETY: Every invalidation waits for its CMD_SYNC.
-/// #[vtable]
-/// unsafe impl IoPgtableTlb for S2Tlb {
+/// unsafe impl FlushOps for S2Tlb {
 ///     fn flush_all(&self) {
 ///         // TLBI_S12_VMALL with `self.vmid`, then CMD_SYNC.
 ///     }
@@ -104,7 +102,7 @@ use pin_init::stack_pin_init;
 /// #[pin_data]
 /// struct S2Domain {
 ///     #[pin]
-///     pt: IoPgTable<ARM64LPAES2, S2Tlb>,
+///     pt: IoPageTable<'static, ARM64LPAES2, S2Tlb>,
 /// }
 ///
 /// #[vtable]
@@ -146,7 +144,7 @@ use pin_init::stack_pin_init;
 ///         gather: &IotlbGather,
 ///     ) -> usize {
 ///         // SAFETY: As for `map_pages`.
-///         unsafe { d.data().pt.unmap_pages(iova, pgsize, pgcount, Some(gather)) }
+///         unsafe { d.data().pt.unmap_pages_gather(iova, pgsize, pgcount, gather) }
 ///     }
 ///
 ///     fn iotlb_sync(d: &Domain<Self>, g: &IotlbGather) {
@@ -175,7 +173,7 @@ use pin_init::stack_pin_init;
 ///     };
 ///     let mut d = Domain::new(
 ///         try_pin_init!(S2Domain {
-///             pt <- IoPgTable::new(smmu, config, S2Tlb { vmid }),
+///             pt <- IoPageTable::with_flush_ops(smmu, config, S2Tlb { vmid }),
 ///         }? Error),
 ///         GFP_KERNEL,
 ///     )?;
@@ -380,10 +378,10 @@ impl<D: DomainOps> Domain<D> {
     }
 
     /// Records the page sizes (`pgsize_bitmap`, e.g. what
-    /// [`IoPgTable::pgsize_bitmap`] settled on) and the aperture of a paging
+    /// [`IoPageTable::pgsize_bitmap`] settled on) and the aperture of a paging
     /// domain, before it is handed to the core with [`OwnedDomain::new`].
     ///
-    /// [`IoPgTable::pgsize_bitmap`]: crate::iommu::pgtable_tlb::IoPgTable::pgsize_bitmap
+    /// [`IoPageTable::pgsize_bitmap`]: crate::iommu::pgtable::IoPageTable::pgsize_bitmap
     pub fn set_paging(self: Pin<&mut Self>, pgsize_bitmap: usize, geometry: Geometry) {
         let d = self.domain.get();
         // SAFETY: `d` is valid; `Pin<&mut Self>` means the domain is not yet

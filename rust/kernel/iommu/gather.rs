@@ -17,7 +17,7 @@
 //!
 //! C header: [`include/linux/iommu.h`](srctree/include/linux/iommu.h)
 
-use crate::{bindings, iommu::pgtable_tlb::IoPgtableTlb, prelude::*, types::Opaque};
+use crate::{bindings, iommu::pgtable::FlushOps, prelude::*, types::Opaque};
 
 /// A set of pending IOTLB invalidations (`struct iommu_iotlb_gather`).
 ///
@@ -32,7 +32,7 @@ use crate::{bindings, iommu::pgtable_tlb::IoPgtableTlb, prelude::*, types::Opaqu
 ///
 /// ```
 /// use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-/// use kernel::iommu::{gather::IotlbGather, pgtable_tlb::IoPgtableTlb};
+/// use kernel::iommu::{gather::IotlbGather, pgtable::FlushOps};
 /// use pin_init::stack_pin_init;
 ///
 /// /// Records the range its invalidation saw last: (start, end, granule).
@@ -40,8 +40,7 @@ use crate::{bindings, iommu::pgtable_tlb::IoPgtableTlb, prelude::*, types::Opaqu
 /// struct Tlb([AtomicUsize; 3]);
 ///
 /// // SAFETY: It stands for a TLB no table was ever given to.
-/// #[vtable]
-/// unsafe impl IoPgtableTlb for Tlb {
+/// unsafe impl FlushOps for Tlb {
 ///     fn flush_all(&self) {}
 ///     fn flush_walk(&self, _iova: usize, _size: usize, _granule: usize) {}
 ///     fn sync_gather(&self, g: &IotlbGather) {
@@ -158,8 +157,8 @@ impl IotlbGather {
     /// gathered range or of another granule, the gathered range is
     /// completed first by `tlb` (see [`IotlbGather::sync`]).
     ///
-    /// This is what [`IoPgtableTlb::add_page`] does by default.
-    pub fn add_page<T: IoPgtableTlb + ?Sized>(&self, tlb: &T, iova: usize, size: usize) {
+    /// This is what [`FlushOps::add_page`] does by default.
+    pub fn add_page<T: FlushOps + ?Sized>(&self, tlb: &T, iova: usize, size: usize) {
         let pgsize = self.pgsize();
         if (pgsize != 0 && pgsize != size) || self.is_disjoint(iova, size) {
             self.sync(tlb);
@@ -172,10 +171,10 @@ impl IotlbGather {
 
     /// Completes the gather as `iommu_iotlb_sync()` and a driver's
     /// `iotlb_sync` op do together: has `tlb` invalidate the gathered range
-    /// ([`IoPgtableTlb::sync_gather`], which every implementation promises to
+    /// ([`FlushOps::sync_gather`], which every implementation promises to
     /// complete before returning) if the range is not empty, then frees the
     /// pages queued on the freelist and empties the gather.
-    pub fn sync<T: IoPgtableTlb + ?Sized>(&self, tlb: &T) {
+    pub fn sync<T: FlushOps + ?Sized>(&self, tlb: &T) {
         if !self.is_empty() {
             tlb.sync_gather(self);
         }

@@ -47,8 +47,7 @@ use kernel::{
     iommu::{
         domain::{Domain, DomainOps, Geometry, OwnedDomain},
         gather::IotlbGather,
-        pgtable::Config,
-        pgtable_tlb::{IoPgTable, IoPgtableTlb, ARM64LPAES1, ARM64LPAES2},
+        pgtable::{Config, FlushOps, IoPageTable, ARM64LPAES1, ARM64LPAES2},
     },
     pci::{self, ats::Ats as _},
     prelude::*,
@@ -298,10 +297,9 @@ fn publish_ats_broken(invs: &RcuBox<InvArray>, smmu: SmmuId, sids: &[u32]) -> Re
 /// The io-pgtable TLB object of a domain.
 pub(crate) struct Tlb(Arc<Inval>);
 
-#[vtable]
 // SAFETY: Every callback waits for the CMD_SYNC of its invalidations
 // (`Inval::inv_range`).
-unsafe impl IoPgtableTlb for Tlb {
+unsafe impl FlushOps for Tlb {
     fn flush_all(&self) {
         self.0.inv_range(0, 0, 0, false);
     }
@@ -329,7 +327,7 @@ fn sync_gather(inval: &Inval, g: &IotlbGather) {
 #[pin_data]
 pub(crate) struct PagingDomain<F: kernel::iommu::pgtable::IoPageTableFmt> {
     #[pin]
-    pt: IoPgTable<F, Tlb>,
+    pt: IoPageTable<'static, F, Tlb>,
 }
 
 impl<F: kernel::iommu::pgtable::IoPageTableFmt> PagingDomain<F> {
@@ -674,7 +672,7 @@ impl Smmu {
         };
         let mut d = Domain::new(
             try_pin_init!(PagingDomain::<F> {
-                pt <- IoPgTable::new(parent, config, Tlb(inval)),
+                pt <- IoPageTable::with_flush_ops(parent, config, Tlb(inval)),
             }? Error),
             GFP_KERNEL,
         )?;
@@ -829,7 +827,11 @@ impl<F: Stage> DomainOps for PagingDomain<F> {
         gather: &IotlbGather,
     ) -> usize {
         // SAFETY: As for `map_pages`.
-        unsafe { d.data().pt.unmap_pages(iova, pgsize, pgcount, Some(gather)) }
+        unsafe {
+            d.data()
+                .pt
+                .unmap_pages_gather(iova, pgsize, pgcount, gather)
+        }
     }
 
     fn iotlb_sync(d: &Domain<Self>, g: &IotlbGather) {

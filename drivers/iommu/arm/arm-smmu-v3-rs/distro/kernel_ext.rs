@@ -29,10 +29,12 @@ pub mod bindings {
     include!("bindings_generated.rs");
 }
 
-/// `kernel::iommu` with the driver abstractions.
+/// `kernel::iommu` with the driver abstractions, and in place of the stock
+/// crate's only module, `pgtable`, that file as the overlay changes it
+/// (`scripts/overlay/0006-*`; `scripts/distro.sh` puts the changed file in
+/// the source tree).
 #[path = "../../../../../rust/kernel/iommu"]
 pub mod iommu {
-    pub use kernel::iommu::*;
     pub mod device;
     pub mod domain;
     pub mod fwspec;
@@ -40,7 +42,7 @@ pub mod iommu {
     pub mod iort;
     pub mod ops;
     pub mod pages;
-    pub mod pgtable_tlb;
+    pub mod pgtable;
 }
 
 /// `kernel::sync` with [`sync::rcu_box`].
