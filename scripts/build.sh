@@ -84,6 +84,9 @@ build_debug() {
 }
 
 # Not `A || f`: set -e does not apply inside a function called there.
+# The work tree may last have served another checkout: link this one's
+# files first (build_test does it itself).
+[ "$part" = test ] || [ "$part" = all ] || bash "$REPO/scripts/overlay.sh"
 case "$part" in
 all) build_test; build_server; build_debug ;;
 *) "build_$part" ;;

@@ -1404,26 +1404,47 @@ mod tests {
     fn stalled_cpu(owner_stalls: bool) -> Result {
         let sim = sim(100)?;
         let go = Arc::pin_init(new_spinlock_irq!(None::<Reservation>), GFP_KERNEL)?;
+        let ready = Arc::new(Atomic::<u32>::new(0), GFP_KERNEL)?;
         let done = Arc::new(Atomic::<u32>::new(0), GFP_KERNEL)?;
         let failed = Arc::new(Atomic::<u32>::new(0), GFP_KERNEL)?;
         {
-            let (sim, go, done, failed) = (sim.clone(), go.clone(), done.clone(), failed.clone());
+            let (sim, go, ready, done, failed) = (
+                sim.clone(),
+                go.clone(),
+                ready.clone(),
+                done.clone(),
+                failed.clone(),
+            );
             workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
                 let regs = SimRegs(&sim);
+                // Running, and from now on spinning rather than sleeping:
+                // a sleep's timer may be armed on the CPU that is about to
+                // turn its interrupts off, and would not wake this one.
+                ready.store(1, Relaxed);
+                // Bounded (some 30 s), should the test end without `go`.
+                let mut spins = 0u32;
                 let r = loop {
                     if let Some(r) = *go.lock() {
-                        break r;
+                        break Some(r);
                     }
-                    fsleep(Delta::from_millis(1));
+                    if spins == 30_000_000 {
+                        break None;
+                    }
+                    spins += 1;
+                    udelay(Delta::from_micros(1));
                 };
-                let res = if owner_stalls {
-                    // The stalled CPU owns the queue; this one's entries
-                    // and CMD_SYNC come after its slots.
-                    sim.cmdq.issue(&regs, &[tlbi(2)], true)
-                } else {
-                    // Owner of the slots the stalled CPU claimed first.
-                    let irq = local_interrupt_disable();
-                    sim.cmdq.complete(&regs, r, &[tlbi(1).encode()], &irq)
+                let res = match r {
+                    None => Err(ETIMEDOUT),
+                    Some(_) if owner_stalls => {
+                        // The stalled CPU owns the queue; this one's
+                        // entries and CMD_SYNC come after its slots.
+                        sim.cmdq.issue(&regs, &[tlbi(2)], true)
+                    }
+                    Some(r) => {
+                        // Owner of the slots the stalled CPU claimed first.
+                        let irq = local_interrupt_disable();
+                        sim.cmdq.complete(&regs, r, &[tlbi(1).encode()], &irq)
+                    }
                 };
                 if res.is_err() {
                     failed.fetch_add(1, Relaxed);
@@ -1431,32 +1452,40 @@ mod tests {
                 done.fetch_add(1, Relaxed);
             })?;
         }
+        // Interrupts stay on until the other CPU runs.
+        wait_for(&ready, 1);
         let regs = SimRegs(&sim);
         let (first, irq) = sim.cmdq.claim(&regs, 1, false)?;
-        assert!(first.owner);
-        if owner_stalls {
+        // Nothing below may end the test before `complete()`: the other
+        // CPU would wait for these slots for good, and with it the next
+        // test. Findings are asserted once interrupts are on again.
+        let mut other_claimed = true;
+        let mut second_owner = false;
+        let r = if owner_stalls {
             *go.lock() = Some(first);
             // Until the other CPU has claimed its slots, then 20 ms more.
             let claimed = |v: u64| llq_split(v).0 & !OWNED != first.end;
             let mut waited = 0;
-            while !claimed(sim.cmdq.llq.load(Relaxed)) && waited < 1000 {
+            while !claimed(sim.cmdq.llq.load(Relaxed)) && waited < 5000 {
                 stall(1);
                 waited += 1;
             }
-            assert!(claimed(sim.cmdq.llq.load(Relaxed)));
+            other_claimed = claimed(sim.cmdq.llq.load(Relaxed));
             stall(20);
-            sim.cmdq.complete(&regs, first, &[tlbi(1).encode()], &irq)?;
+            sim.cmdq.complete(&regs, first, &[tlbi(1).encode()], &irq)
         } else {
             let (second, irq2) = sim.cmdq.claim(&regs, 1, true)?;
-            assert!(!second.owner);
             *go.lock() = Some(first);
             stall(20);
-            sim.cmdq
-                .complete(&regs, second, &[tlbi(2).encode()], &irq2)?;
-        }
+            second_owner = second.owner;
+            sim.cmdq.complete(&regs, second, &[tlbi(2).encode()], &irq2)
+        };
         // Interrupts on again before sleeping: `complete()` only borrows
         // the guard `claim()` returned.
         drop(irq);
+        assert!(first.owner && !second_owner);
+        assert!(other_claimed);
+        r?;
         wait_for(&done, 1);
         assert_eq!(failed.load(Relaxed), 0);
         let hw = sim.hw.lock();
