@@ -444,10 +444,17 @@ done
 # a new domain with ATS on both sides (the new tag in CD 0 or the STE,
 # three writer steps, the ATC, the old tag flushed); removed (to blocked);
 # found again by a rescan.
+# Flushes of other CPUs interleave with each other ("TLBI_NH_ASID SYNC
+# TLBI_NH_ASID SYNC ATC_INV SYNC ATC_INV SYNC"): each TLBI batch is taken
+# out with the ATC_INV batch that follows it, innermost first, until none
+# is left, then the TLBI batches of devices without ATS.
 attach_cmds() {
 	opcodes "$1" | paste -sd' ' |
-		sed -E 's/(TLBI_NH_ASID|TLBI_S12_VMALL) SYNC ATC_INV SYNC ?//g;
-			s/(TLBI_(NH_VA|S2_IPA) )+SYNC( ATC_INV SYNC)? ?//g; s/ $//'
+		sed -E 's/(TLBI_NH_ASID SYNC|TLBI_S12_VMALL SYNC|(TLBI_(NH_VA|S2_IPA) )+SYNC) ATC_INV SYNC ?//g
+			:a
+			s/(TLBI_NH_ASID SYNC|TLBI_S12_VMALL SYNC|(TLBI_(NH_VA|S2_IPA) )+SYNC) ATC_INV SYNC ?//
+			ta
+			s/(TLBI_(NH_VA|S2_IPA) )+SYNC ?//g; s/ $//'
 }
 RESET="CFGI_STE_RANGE SYNC TLBI_NSNH_ALL SYNC"
 # attach_check RUN ON OFF REATTACH: the run's commands are RESET, two
