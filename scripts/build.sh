@@ -22,7 +22,6 @@ edu=$REPO/tools/testing/arm-smmu-v3-rs/edu
 
 # The test kernel, the driver as an external module, the guest tools.
 build_test() {
-	bash "$REPO/scripts/overlay.sh"
 	KUNIT=("$WORKTREE/tools/testing/kunit/kunit.py")
 	KOPTS=(--build_dir "$KBUILD" --kunitconfig "$REPO/tools/testing/arm-smmu-v3-rs/kunitconfig"
 	       --qemu_config "$REPO/tools/testing/arm-smmu-v3-rs/qemu_smmuv3.py"
@@ -83,10 +82,10 @@ build_debug() {
 	cp "$CACHE/edu-debug/smmu_edu_fault.ko" "$CACHE/edu-debug/smmu_lu_edu.ko" "$BUILD/debug/"
 }
 
-# Not `A || f`: set -e does not apply inside a function called there.
 # The work tree may last have served another checkout: link this one's
-# files first (build_test does it itself).
-[ "$part" = test ] || [ "$part" = all ] || bash "$REPO/scripts/overlay.sh"
+# files first, whichever kernel is built.
+bash "$REPO/scripts/overlay.sh"
+# Not `A || f`: set -e does not apply inside a function called there.
 case "$part" in
 all) build_test; build_server; build_debug ;;
 *) "build_$part" ;;

@@ -448,13 +448,12 @@ done
 # TLBI_NH_ASID SYNC ATC_INV SYNC ATC_INV SYNC"): each TLBI batch is taken
 # out with the ATC_INV batch that follows it, innermost first, until none
 # is left, then the TLBI batches of devices without ATS.
+# (One global pass takes the many adjacent pairs, then the loop the few
+# that interleaving left.)
 attach_cmds() {
+	local pair='(TLBI_NH_ASID SYNC|TLBI_S12_VMALL SYNC|(TLBI_(NH_VA|S2_IPA) )+SYNC) ATC_INV SYNC ?'
 	opcodes "$1" | paste -sd' ' |
-		sed -E 's/(TLBI_NH_ASID SYNC|TLBI_S12_VMALL SYNC|(TLBI_(NH_VA|S2_IPA) )+SYNC) ATC_INV SYNC ?//g
-			:a
-			s/(TLBI_NH_ASID SYNC|TLBI_S12_VMALL SYNC|(TLBI_(NH_VA|S2_IPA) )+SYNC) ATC_INV SYNC ?//
-			ta
-			s/(TLBI_(NH_VA|S2_IPA) )+SYNC ?//g; s/ $//'
+		sed -E "s/$pair//g; :a; s/$pair//; ta; s/(TLBI_(NH_VA|S2_IPA) )+SYNC ?//g; s/ \$//"
 }
 RESET="CFGI_STE_RANGE SYNC TLBI_NSNH_ALL SYNC"
 # attach_check RUN ON OFF REATTACH: the run's commands are RESET, two
